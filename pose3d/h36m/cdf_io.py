@@ -1,0 +1,97 @@
+"""Reading and writing the official pose CDF files (variable ``Pose``, one record of N x 32*D).
+
+Every problem with a file is raised as :class:`PoseFileError`, naming the file, so
+that a stage can stop with one clear line instead of a cdflib traceback.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cdflib
+import numpy as np
+from cdflib.cdfwrite import CDF as CDFWriter
+
+NUM_JOINTS = 32
+VARIABLE = "Pose"
+
+
+class PoseFileError(ValueError):
+    """A pose file is missing, unreadable or does not hold what the table says."""
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+def read_pose(path: Path | str, dims: int, expected_frames: int | None = None) -> np.ndarray:
+    """The ``Pose`` variable as a (N, 32, dims) float32 array, validated.
+
+    Accepts the stored (1, N, 32*dims) record as well as an (N, 32*dims) variable,
+    float32 or float64, so that any cdflib version and either CDF type read the same.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PoseFileError(path, "file is missing")
+    try:
+        cdf = cdflib.CDF(str(path))
+        names = cdf.cdf_info().zVariables + cdf.cdf_info().rVariables
+        if VARIABLE not in names:
+            raise PoseFileError(path, f"no variable {VARIABLE!r} (variables: {names})")
+        data = np.asarray(cdf.varget(VARIABLE))
+    except PoseFileError:
+        raise
+    except Exception as exc:  # cdflib raises many types for damaged files
+        raise PoseFileError(path, f"not a readable CDF file ({type(exc).__name__}: {exc})") from exc
+    if data.ndim == 3 and data.shape[0] == 1:
+        data = data[0]
+    width = NUM_JOINTS * dims
+    if data.ndim != 2 or data.shape[1] != width:
+        raise PoseFileError(path, f"variable {VARIABLE!r} has shape {data.shape}, expected (N, {width})")
+    if not np.issubdtype(data.dtype, np.floating):
+        raise PoseFileError(path, f"variable {VARIABLE!r} has type {data.dtype}, expected floating point")
+    if expected_frames is not None and data.shape[0] != expected_frames:
+        raise PoseFileError(path, f"{data.shape[0]} frames, the sequence table says {expected_frames}")
+    if not np.isfinite(data).all():
+        raise PoseFileError(path, "contains NaN or infinite values")
+    return data.reshape(-1, NUM_JOINTS, dims).astype(np.float32, copy=False)
+
+
+def write_pose(path: Path | str, poses: np.ndarray, dtype: type = np.float32) -> None:
+    """Write (N, 32, D) poses as the official layout does: one record of (N, 32*D).
+
+    Written to a temporary file in the same folder and renamed, so a crash never
+    leaves half a CDF behind.
+    """
+    path = Path(path)
+    poses = np.asarray(poses)
+    if poses.ndim != 3 or poses.shape[1] != NUM_JOINTS:
+        raise ValueError(f"{path}: poses must be (N, 32, D), got {poses.shape}")
+    n, _, d = poses.shape
+    data = np.ascontiguousarray(poses.reshape(1, n, NUM_JOINTS * d), dtype=dtype)
+    cdf_type = CDFWriter.CDF_FLOAT if data.dtype == np.float32 else CDFWriter.CDF_DOUBLE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".cdf")
+    os.close(fd)
+    os.unlink(tmp)  # cdflib refuses to overwrite an existing file
+    try:
+        writer = CDFWriter(tmp, {"Majority": "Row_major", "Encoding": 6})
+        writer.write_var(
+            {
+                "Variable": VARIABLE,
+                "Data_Type": cdf_type,
+                "Num_Elements": 1,
+                "Rec_Vary": True,
+                "Dim_Sizes": [n, NUM_JOINTS * d],
+                "Compress": 0,
+            },
+            var_attrs={},
+            var_data=data,
+        )
+        writer.close()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
