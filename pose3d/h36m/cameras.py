@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -45,13 +45,13 @@ class Camera:
         """VideoPose3D's ``tangential_distortion`` order: the metadata pair reversed."""
         return self.tangential_metadata_pApB[::-1].copy()
 
-    @property
+    @cached_property  # bulk checks call this thousands of times
     def r_cam_to_world(self) -> np.ndarray:
         return quat_to_matrix(self.orientation_wxyz)
 
-    @property
+    @cached_property
     def r_world_to_cam(self) -> np.ndarray:
-        return self.r_cam_to_world.T
+        return self.r_cam_to_world.T.copy()
 
     @property
     def t_world_to_cam_mm(self) -> np.ndarray:
@@ -102,7 +102,10 @@ def _check_subject(subject: str) -> None:
 def get_camera(subject: str, camera: str | int) -> Camera:
     """The camera of ``subject`` given by id ('54138969') or index (0..3)."""
     _check_subject(subject)
-    cam_id = CAMERA_IDS[camera] if isinstance(camera, (int, np.integer)) else str(camera)
+    if isinstance(camera, (int, np.integer)):  # an index; out of range (or negative) is unknown
+        cam_id = CAMERA_IDS[camera] if 0 <= camera < len(CAMERA_IDS) else None
+    else:
+        cam_id = str(camera)
     if cam_id not in CAMERA_IDS:
         raise ValueError(f"unknown Human3.6M camera {camera!r}; expected one of {', '.join(CAMERA_IDS)}")
     raw = _raw()

@@ -101,14 +101,14 @@ VP3D_2D_METADATA: dict = {
 
 def to_17(poses32: np.ndarray) -> np.ndarray:
     """Select the 17 standard joints from (..., 32, D) poses."""
-    if poses32.shape[-2] != 32:
+    if poses32.ndim < 2 or poses32.shape[-2] != 32:
         raise ValueError(f"expected 32 joints on axis -2, got shape {poses32.shape}")
     return poses32[..., list(H36M17_FROM_32), :]
 
 
 def to_16(poses17: np.ndarray) -> np.ndarray:
     """Drop Neck/Nose from (..., 17, D) poses, giving PoseAug's 16 joints."""
-    if poses17.shape[-2] != 17:
+    if poses17.ndim < 2 or poses17.shape[-2] != 17:
         raise ValueError(f"expected 17 joints on axis -2, got shape {poses17.shape}")
     return poses17[..., list(H36M16_FROM_17), :]
 

@@ -1,0 +1,146 @@
+"""Convert at Human3.6M scale: the `convert` stage against a straightforward single-process loop.
+
+The baseline reads each CDF with cdflib in one loop, builds the same two dicts the way
+VideoPose3D's ``prepare_data_h36m.py`` does (no checks) and saves them with ``np.savez``
+(VideoPose3D uses ``savez_compressed``, which is slower still).
+
+Each side runs in its own fresh process, timed best of ``--repeat``; peak memory comes
+from a separate run, as the sum of the proportional set sizes (PSS: shared pages counted
+once) of the process and its children. The convert side's workers share the output
+through memory-mapped files, which RSS would count once per process.
+
+    .venv/bin/python benchmarks/convert_full.py [--raw data/bench/full] [--repeat 2]
+
+The `full` synthetic profile (527,599 frames per camera, 1,890 CDFs) is generated
+into ``--raw`` first if it is not there yet.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBJECTS = ["S1", "S5", "S6", "S7", "S8", "S9", "S11"]
+
+BASELINE = r"""
+import sys, glob, os
+import cdflib, numpy as np
+from pose3d.h36m.sequences import canonical_key
+from pose3d.h36m.cameras import CAMERA_IDS
+raw, out = sys.argv[1], sys.argv[2]
+keep = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
+p3, p2 = {}, {}
+for subject in %(subjects)r:
+    p3[subject], p2[subject] = {}, {}
+    for f in sorted(glob.glob(os.path.join(raw, subject, 'MyPoseFeatures/D3_Positions/*.cdf'))):
+        base = os.path.splitext(os.path.basename(f))[0]
+        if subject == 'S11' and base == 'Directions':
+            continue
+        pos = cdflib.CDF(f).varget('Pose').reshape(-1, 32, 3)
+        key = canonical_key(base)
+        p3[subject][key] = (pos / 1000).astype('float32')
+        views = []
+        for cam in CAMERA_IDS:
+            g = os.path.join(raw, subject, 'MyPoseFeatures/D2_Positions', f'{base}.{cam}.cdf')
+            views.append(cdflib.CDF(g).varget('Pose').reshape(-1, 32, 2)[:, keep].astype('float32'))
+        p2[subject][key] = views
+np.savez(os.path.join(out, 'data_3d_h36m.npz'), positions_3d=p3)
+np.savez(os.path.join(out, 'data_2d_h36m_gt.npz'), positions_2d=p2, metadata={'num_joints': 17})
+"""
+
+OURS = r"""
+import sys
+from pathlib import Path
+from pose3d.h36m.convert import convert_archive
+from pose3d.h36m.sequences import resolve_rules
+from stages.convert import expected_frames
+raw, out = Path(sys.argv[1]), Path(sys.argv[2])
+expected = {s: expected_frames(raw, s) for s in %(subjects)r}
+convert_archive(raw, expected, out, tuple(resolve_rules(['s11_directions'])), check_mono=%(mono)r, workers=2)
+"""
+
+
+def run(code: str, raw: Path, sample_memory: bool) -> tuple[float, int]:
+    """Wall seconds, or peak bytes (PSS of the process and its children), of ``code``.
+
+    Timing runs do not sample: reading /proc/<pid>/smaps takes the process's memory-map
+    lock and would slow the very page faults being timed.
+    """
+    with tempfile.TemporaryDirectory(dir=raw.parent) as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", code, str(raw), out], cwd=ROOT)
+        ps, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            if sample_memory:
+                try:
+                    peak = max(peak, sum(p.memory_full_info().pss for p in [ps, *ps.children(recursive=True)]))
+                except psutil.Error:
+                    pass
+            time.sleep(0.05 if sample_memory else 0.005)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise SystemExit(f"benchmark process failed with exit code {proc.returncode}")
+        return wall, peak
+
+
+def ensure_full(raw: Path) -> None:
+    manifest = raw / "synthetic_manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text())["profile"] == "full":
+        return
+    print(f"generating the full profile into {raw} (once) ...", flush=True)
+    from pose3d.parallel import pmap
+    from pose3d.synth.archive import SubjectJob, write_subject
+    from pose3d.synth.manifest import write_manifest
+
+    raw.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    frames = pmap(write_subject, [SubjectJob(str(raw), s, "full", 0) for s in SUBJECTS], workers=2)
+    write_manifest(raw, "full", 0, dict(zip(SUBJECTS, frames)))
+    print(f"  generated in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def output_bytes() -> int:
+    """Size of the arrays both sides produce: 3D (N,32,3) and 4 x 2D (N,17,2), float32."""
+    from pose3d.h36m.sequences import subject_sequences
+
+    n = sum(s.pose_frames for subj in SUBJECTS for s in subject_sequences(subj)
+            if not (subj == "S11" and s.key == "Directions"))
+    return n * 32 * 3 * 4 + 4 * n * 17 * 2 * 4
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--raw", type=Path, default=ROOT / "data/bench/full")
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    ensure_full(args.raw)
+    out_mb = output_bytes() / 2**20
+    sides = {
+        "baseline (1 process, cdflib loop, no checks)": BASELINE % {"subjects": SUBJECTS},
+        "convert (2 workers, all checks)": OURS % {"subjects": SUBJECTS, "mono": True},
+        "convert (2 workers, checks without D3_Positions_mono)": OURS % {"subjects": SUBJECTS, "mono": False},
+    }
+    best: dict[str, tuple[float, int]] = {name: (float("inf"), 0) for name in sides}
+    for _ in range(args.repeat):  # interleaved, so that page-cache warmth is shared fairly
+        for name, code in sides.items():
+            wall = run(code, args.raw, sample_memory=False)[0]
+            best[name] = (min(best[name][0], wall), best[name][1])
+    for name, code in sides.items():
+        best[name] = (best[name][0], run(code, args.raw, sample_memory=True)[1])
+    base_wall = next(iter(best.values()))[0]
+    print(f"\nfull profile: {len(SUBJECTS)} subjects, output arrays {out_mb:.0f} MiB, best of {args.repeat}")
+    print(f"{'side':58s} {'wall s':>7s} {'speed-up':>9s} {'peak MiB':>9s} {'peak/out':>9s}")
+    for name, (wall, peak) in best.items():
+        print(f"{name:58s} {wall:7.1f} {base_wall / wall:8.2f}x {peak / 2**20:9.0f} {peak / 2**20 / out_mb:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()

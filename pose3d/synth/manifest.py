@@ -1,0 +1,33 @@
+"""The marker of a synthetic tree: ``synthetic_manifest.json`` at its root.
+
+Kept apart from the generator so that readers of the archive (``convert``) do not
+import, or depend on, the motion code.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+MANIFEST = "synthetic_manifest.json"
+
+
+def write_manifest(root: Path, profile: str, seed: int, frames: dict[str, dict[str, int]]) -> None:
+    """Written last by the generator, so its presence means the tree is complete."""
+    data = {
+        "generator": "pose3d synthetic Human3.6M stand-in",
+        "profile": profile,
+        "seed": seed,
+        "subjects": list(frames),
+        "pose_frames": frames,
+    }
+    tmp = Path(root) / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(Path(root) / MANIFEST)
+
+
+def read_manifest(root: Path) -> dict | None:
+    """The manifest of a synthetic tree, or None for a real download."""
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())

@@ -1,0 +1,74 @@
+"""DVC stage ``convert``: official pose CDFs (real or synthetic) -> VideoPose3D npz files.
+
+Reads ``dataset`` (raw_dir, subjects, exclude) and ``convert``. Writes
+``data/processed/poses/``: ``data_3d_h36m.npz``, ``data_2d_h36m_gt.npz``,
+``cameras.json`` and ``sequences.csv``. Any bad file stops the stage with its path
+and the problem, and nothing is written.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from pose3d.h36m.cameras import SUBJECTS_LABELLED
+from pose3d.h36m.cdf_io import PoseFileError
+from pose3d.h36m.convert import convert_archive
+from pose3d.h36m.sequences import resolve_rules, subject_sequences
+from pose3d.synth.manifest import read_manifest
+from stages.common import atomic_dir, fail, load_params, provenance, setup_logging, write_json
+
+OUT = Path("data/processed/poses")
+
+
+def expected_frames(raw_dir: Path, subject: str) -> dict[str, int]:
+    """Pose frames per file: the official table, or the synthetic manifest's smaller profile."""
+    manifest = read_manifest(raw_dir)
+    if manifest is not None:
+        if subject not in manifest["pose_frames"]:
+            raise PoseFileError(raw_dir / "synthetic_manifest.json", f"has no subject {subject}")
+        return dict(manifest["pose_frames"][subject])
+    return {s.file_base: s.pose_frames for s in subject_sequences(subject)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    log = setup_logging("convert")
+    params = load_params()
+    ds, cfg = params.get("dataset", {}), params.get("convert", {})
+    raw_dir = Path(ds.get("raw_dir", "data/raw/synthetic"))
+    subjects = list(ds.get("subjects", SUBJECTS_LABELLED))
+    unknown = [s for s in subjects if s not in SUBJECTS_LABELLED]
+    if unknown:
+        fail(log, f"params.yaml dataset.subjects: {unknown} have no public poses; use {list(SUBJECTS_LABELLED)}")
+    if not raw_dir.is_dir():
+        fail(log, f"{raw_dir}: dataset.raw_dir does not exist")
+
+    t0 = time.time()
+    try:
+        rules = tuple(resolve_rules(ds.get("exclude", [])))
+        expected = {s: expected_frames(raw_dir, s) for s in subjects}
+        with atomic_dir(args.out) as tmp:
+            results = convert_archive(
+                raw_dir, expected, tmp, rules,
+                reproj_tol_px=float(cfg.get("reproj_tol_px", 0.05)),
+                check_mono=bool(cfg.get("check_mono", True)),
+                mono_tol_mm=float(cfg.get("mono_tol_mm", 0.1)),
+                compress=bool(cfg.get("compress", False)),
+                workers=cfg.get("workers"),
+                dask_address=cfg.get("dask_address"),
+            )
+    except (PoseFileError, ValueError) as exc:
+        fail(log, f"convert failed: {exc}")
+    n = sum(len(r.spans) for r in results)
+    frames = sum(f for r in results for _, f in r.spans.values())
+    log.info("converted %d sequences (%d frames per camera) of %d subjects in %.1f s",
+             n, frames, len(subjects), time.time() - t0)
+    write_json(args.out.with_name(args.out.name + ".provenance.json"),
+               provenance(seconds=time.time() - t0, raw_dir=str(raw_dir), sequences=n, frames_per_camera=frames))
+
+
+if __name__ == "__main__":
+    main()

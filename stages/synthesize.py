@@ -1,0 +1,63 @@
+"""DVC stage ``synthesize``: write the synthetic Human3.6M stand-in in the official layout.
+
+Reads ``dataset`` (source, raw_dir, subjects) and ``synthesize`` (profile, seed, workers,
+dask_address). With ``dataset.source: real`` it writes nothing but a note, so a real
+download never gets mixed with generated data.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from pose3d.parallel import pmap
+from pose3d.synth.archive import SubjectJob, write_subject
+from pose3d.synth.manifest import MANIFEST, write_manifest
+from pose3d.synth.profiles import get_profile
+from stages.common import atomic_dir, fail, load_params, provenance, setup_logging, write_json
+
+OUT = Path("data/raw/synthetic")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    log = setup_logging("synthesize")
+    params = load_params()
+    ds, syn = params.get("dataset", {}), params.get("synthesize", {})
+
+    t0 = time.time()
+    source = ds.get("source", "synthetic")
+    with atomic_dir(args.out) as tmp:
+        if source == "synthetic":
+            _generate(tmp, ds, syn, log)
+        else:
+            (tmp / "NOT_GENERATED.txt").write_text(
+                f"dataset.source is {source!r}: poses are read from {ds.get('raw_dir')}\n"
+            )
+            log.info("dataset.source=%s: no synthetic data generated", source)
+    # Kept outside the data folder: the data must be byte-identical for equal params.
+    write_json(args.out.with_name(args.out.name + ".provenance.json"), provenance(seconds=time.time() - t0))
+
+
+def _generate(tmp: Path, ds: dict, syn: dict, log) -> None:
+    try:
+        profile = get_profile(syn.get("profile", "default"))
+    except ValueError as exc:
+        fail(log, f"params.yaml synthesize.profile: {exc}")
+    subjects = list(ds.get("subjects", []))
+    seed = int(syn.get("seed", 0))
+    t0 = time.time()
+    jobs = [SubjectJob(str(tmp), s, profile.name, seed) for s in subjects]
+    frames = pmap(
+        write_subject, jobs, workers=syn.get("workers"), dask_address=syn.get("dask_address"),
+        desc="synthesize subjects",
+    )
+    total = sum(sum(f.values()) for f in frames)
+    log.info("wrote %d subjects, %d pose frames per camera in %.1f s", len(jobs), total, time.time() - t0)
+    write_manifest(tmp, profile.name, seed, dict(zip(subjects, frames)))
+    log.info("profile %s, seed %d; manifest %s", profile.name, seed, MANIFEST)
+
+if __name__ == "__main__":
+    main()
