@@ -59,7 +59,7 @@ def read_pose(path: Path | str, dims: int, expected_frames: int | None = None) -
         raise PoseFileError(path, f"variable {VARIABLE!r} has type {data.dtype}, expected floating point")
     if expected_frames is not None and data.shape[0] != expected_frames:
         raise PoseFileError(path, f"{data.shape[0]} frames, the sequence table says {expected_frames}")
-    if not np.isfinite(data).all():
+    if not np.isfinite(data.sum(dtype=np.float64)):  # one pass, no temporary; any NaN/inf propagates
         raise PoseFileError(path, "contains NaN or infinite values")
     return data.reshape(-1, NUM_JOINTS, dims).astype(np.float32, copy=False)
 

@@ -1,0 +1,33 @@
+"""Fixtures shared by the stage and pipeline tests: a tiny synthetic archive."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_stage, write_params
+
+
+@pytest.fixture(scope="session")
+def tiny_raw(tmp_path_factory) -> Path:
+    """The `tiny` synthetic profile of all seven subjects, generated once per test session."""
+    ws = tmp_path_factory.mktemp("tiny")
+    write_params(ws, synthesize={"profile": "tiny", "seed": 0})
+    proc = run_stage("synthesize", ws, "--out", str(ws / "raw"))
+    assert proc.returncode == 0, proc.stderr
+    return ws / "raw"
+
+
+@pytest.fixture
+def archive_copy(tiny_raw, tmp_path):
+    """A private copy of one subject's tiny archive, to damage in a test."""
+
+    def make(subjects=("S1",)) -> Path:
+        dst = tmp_path / "raw"
+        for s in subjects:
+            shutil.copytree(tiny_raw / s, dst / s)
+        shutil.copy(tiny_raw / "synthetic_manifest.json", dst / "synthetic_manifest.json")
+        return dst
+
+    return make
