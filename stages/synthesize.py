@@ -49,7 +49,7 @@ def _generate(tmp: Path, ds: dict, syn: dict, log) -> None:
     subjects = list(ds.get("subjects", []))
     seed = int(syn.get("seed", 0))
     t0 = time.time()
-    jobs = [SubjectJob(str(tmp), s, profile.name, seed) for s in subjects]
+    jobs = [SubjectJob(str(tmp.resolve()), s, profile.name, seed) for s in subjects]  # absolute: Dask workers
     frames = pmap(
         write_subject, jobs, workers=syn.get("workers"), dask_address=syn.get("dask_address"),
         desc="synthesize subjects",

@@ -223,6 +223,8 @@ def convert_archive(
     Writes ``data_3d_h36m.npz``, ``data_2d_h36m_gt.npz``, ``cameras.json`` and
     ``sequences.csv``. Raises PoseFileError on the first bad file.
     """
+    # absolute paths: Dask workers do not share this process's working directory
+    root, out_dir = Path(root).resolve(), Path(out_dir).resolve()
     subjects = list(expected)
     firsts = np.cumsum([0] + [sum(expected[s].values()) for s in subjects])
     with tempfile.TemporaryDirectory(dir=_scratch_dir(out_dir, bool(dask_address)), prefix="convert-") as tmp:
