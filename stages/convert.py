@@ -56,14 +56,13 @@ def main(argv: list[str] | None = None) -> None:
                 reproj_tol_px=float(cfg.get("reproj_tol_px", 0.05)),
                 check_mono=bool(cfg.get("check_mono", True)),
                 mono_tol_mm=float(cfg.get("mono_tol_mm", 0.1)),
-                compress=bool(cfg.get("compress", False)),
                 workers=cfg.get("workers"),
                 dask_address=cfg.get("dask_address"),
             )
     except (PoseFileError, ValueError) as exc:
         fail(log, f"convert failed: {exc}")
-    n = sum(len(r.spans) for r in results)
-    frames = sum(f for r in results for _, f in r.spans.values())
+    kept = [row for r in results for row in r.rows if not row["excluded"]]
+    n, frames = len(kept), sum(row["pose_frames"] for row in kept)
     log.info("converted %d sequences (%d frames per camera) of %d subjects in %.1f s",
              n, frames, len(subjects), time.time() - t0)
     write_json(args.out.with_name(args.out.name + ".provenance.json"),

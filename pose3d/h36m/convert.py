@@ -5,15 +5,15 @@ reads ``D3_Positions`` (world), the four ``D2_Positions`` and, optionally, the f
 ``D3_Positions_mono``; checks shapes and frame counts against the table; and checks that
 the cameras reproduce the 2D (and camera-frame 3D) files from the world poses.
 
-Workers write the converted arrays straight into preallocated memory-mapped files (an
-:class:`ArraySink`), so the hundreds of MB of output are never copied back to the
-parent; the parent only gets, per sequence, where its frames are.
+Every array's shape is known from the table before a file is read, so the two npz files
+are laid out first (:mod:`pose3d.io.npz_inplace`) and each worker writes its arrays
+straight into their final place: the hundreds of MB of output are written once, never
+sent back to the parent or pickled again.
 """
 from __future__ import annotations
 
 import csv
 import json
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +25,8 @@ from pose3d.h36m.cameras import CAMERA_IDS, cameras_json, subject_cameras
 from pose3d.h36m.cdf_io import PoseFileError, read_pose
 from pose3d.h36m.layout import pose_path
 from pose3d.h36m.sequences import ExclusionRule, excluded_cameras, subject_sequences
-from pose3d.h36m.skeleton import H36M17_FROM_32
-from pose3d.h36m.vp3d_format import save_2d, save_3d
+from pose3d.h36m.skeleton import H36M17_FROM_32, VP3D_2D_METADATA
+from pose3d.io.npz_inplace import ArraySpec, InplaceNpz, Slot
 from pose3d.parallel import pmap
 
 #: Frames per block of the checks: keeps every temporary inside the CPU cache. Memory
@@ -36,39 +36,14 @@ NUM_CAMERAS = len(CAMERA_IDS)
 
 
 @dataclass(frozen=True)
-class ArraySink:
-    """Two float32 files sized for every frame of every subject: 3D (T, 32, 3) metres,
-    2D (4, T, 17, 2) pixels (camera-major, so each camera's slice is contiguous)."""
-
-    path_3d: str
-    path_2d: str
-    total_frames: int
-
-    @classmethod
-    def create(cls, folder: Path, total_frames: int) -> ArraySink:
-        sink = cls(str(Path(folder) / "poses_3d.f32"), str(Path(folder) / "poses_2d.f32"), total_frames)
-        for path, shape in zip((sink.path_3d, sink.path_2d), sink.shapes):
-            np.memmap(path, np.float32, "w+", shape=shape).flush()
-        return sink
-
-    @property
-    def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        return (self.total_frames, 32, 3), (NUM_CAMERAS, self.total_frames, 17, 2)
-
-    def open(self, mode: str = "r+") -> tuple[np.ndarray, np.ndarray]:
-        s3, s2 = self.shapes
-        return np.memmap(self.path_3d, np.float32, mode, shape=s3), np.memmap(self.path_2d, np.float32, mode, shape=s2)
-
-
-@dataclass(frozen=True)
 class ConvertJob:
     """One subject to convert (picklable, so it can go to a process or a Dask worker)."""
 
     root: str
     subject: str
     expected_frames: dict[str, int]  # file base -> pose frames the files must have
-    sink: ArraySink
-    first_frame: int  # where this subject's frames start in the sink
+    slots_3d: dict[str, Slot]  # kept key -> where its (N, 32, 3) metres go
+    slots_2d: dict[str, list[Slot]]  # kept key -> where its 4 x (N, 17, 2) pixels go
     rules: tuple[ExclusionRule, ...] = ()
     reproj_tol_px: float = 0.05
     check_mono: bool = True
@@ -78,7 +53,6 @@ class ConvertJob:
 @dataclass
 class SubjectResult:
     subject: str
-    spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # kept key -> (first frame, frames)
     rows: list[dict] = field(default_factory=list)  # one per sequence, for sequences.csv
 
 
@@ -126,7 +100,7 @@ def _pixel_error(xyz: np.ndarray, target: np.ndarray, cam) -> float:
 
 
 def convert_subject(job: ConvertJob) -> SubjectResult:
-    """Read, check and convert every sequence of one subject into the sink. Raises PoseFileError."""
+    """Read, check and convert every sequence of one subject into its slots. Raises PoseFileError."""
     root = Path(job.root)
     seqs = subject_sequences(job.subject)
     cams = subject_cameras(job.subject)
@@ -136,16 +110,15 @@ def convert_subject(job: ConvertJob) -> SubjectResult:
     if job.check_mono:
         _check_folder(root, job.subject, "D3_Positions_mono", names_cam)
 
-    out3, out2 = job.sink.open()
     out = SubjectResult(job.subject)
-    joints17 = np.array(H36M17_FROM_32)
-    start = job.first_frame
+    joints17 = list(H36M17_FROM_32)
     for seq in seqs:
         n = job.expected_frames[seq.file_base]
         p3 = pose_path(root, job.subject, "D3_Positions", seq)
         world_mm = read_pose(p3, 3, n)
         reproj = mono_err = 0.0
-        for c, cam in enumerate(cams):
+        views = []
+        for cam in cams:
             p2 = pose_path(root, job.subject, "D2_Positions", seq, cam.camera_id)
             uv = read_pose(p2, 2, n)
             pm = pose_path(root, job.subject, "D3_Positions_mono", seq, cam.camera_id)
@@ -162,13 +135,12 @@ def convert_subject(job: ConvertJob) -> SubjectResult:
                     f"(max {merr:.3g} mm > {job.mono_tol_mm} mm)",
                 )
             reproj, mono_err = max(reproj, err), max(mono_err, merr)
-            np.take(uv, joints17, axis=1, out=out2[c, start:start + n])
-        np.multiply(world_mm, np.float32(1e-3), out=out3[start:start + n])
+            views.append(uv)
         dropped = excluded_cameras(seq, job.rules)
-        whole = len(dropped) == NUM_CAMERAS
-        if not whole:
-            out.spans[seq.key] = (start, n)
-        start += n
+        if seq.key in job.slots_3d:  # written only once every view of the sequence passed
+            job.slots_3d[seq.key].write(world_mm * np.float32(1e-3))
+            for slot, uv in zip(job.slots_2d[seq.key], views):
+                slot.write(np.ascontiguousarray(uv[:, joints17]))
         out.rows.append(
             {
                 "subject": job.subject,
@@ -181,29 +153,16 @@ def convert_subject(job: ConvertJob) -> SubjectResult:
                 "max_reprojection_px": reproj,
                 "max_mono_error_mm": mono_err if job.check_mono else float("nan"),
                 "checks": "ok",
-                "excluded": whole,
+                "excluded": len(dropped) == NUM_CAMERAS,
                 "excluded_cameras": " ".join(dropped),
             }
         )
-    out3.flush()
-    out2.flush()
     return out
 
 
-def collect(sink: ArraySink, results: list[SubjectResult]) -> tuple[dict, dict]:
-    """VideoPose3D's nested dicts as views into the sink (no copies)."""
-    a3, a2 = (np.asarray(a) for a in sink.open("r"))
-    p3 = {r.subject: {k: a3[s:s + n] for k, (s, n) in r.spans.items()} for r in results}
-    p2 = {r.subject: {k: [a2[c, s:s + n] for c in range(NUM_CAMERAS)] for k, (s, n) in r.spans.items()}
-          for r in results}
-    return p3, p2
-
-
-def _scratch_dir(out_dir: Path, distributed: bool) -> Path:
-    """Where the sink lives: RAM-backed /dev/shm on one machine; the output's (shared)
-    filesystem when Dask workers on other machines must reach it."""
-    shm = Path("/dev/shm")
-    return Path(out_dir) if distributed or not shm.is_dir() else shm
+def kept_keys(subject: str, rules: tuple[ExclusionRule, ...]) -> list[tuple[str, str]]:
+    """(file base, key) of the sequences that go into the npz files, in table order."""
+    return [(q.file_base, q.key) for q in subject_sequences(subject) if len(excluded_cameras(q, rules)) < NUM_CAMERAS]
 
 
 def convert_archive(
@@ -214,7 +173,6 @@ def convert_archive(
     reproj_tol_px: float = 0.05,
     check_mono: bool = True,
     mono_tol_mm: float = 0.1,
-    compress: bool = False,
     workers: int | None = None,
     dask_address: str | None = None,
 ) -> list[SubjectResult]:
@@ -226,30 +184,26 @@ def convert_archive(
     # absolute paths: Dask workers do not share this process's working directory
     root, out_dir = Path(root).resolve(), Path(out_dir).resolve()
     subjects = list(expected)
-    firsts = np.cumsum([0] + [sum(expected[s].values()) for s in subjects])
-    with tempfile.TemporaryDirectory(dir=_scratch_dir(out_dir, bool(dask_address)), prefix="convert-") as tmp:
-        sink = ArraySink.create(Path(tmp), int(firsts[-1]))
-        jobs = [
-            ConvertJob(str(root), s, expected[s], sink, int(firsts[i]), tuple(rules), reproj_tol_px, check_mono, mono_tol_mm)
-            for i, s in enumerate(subjects)
-        ]
-        results = pmap(
-            convert_subject, jobs, workers=workers, dask_address=dask_address, desc="convert subjects",
-            weights=[sum(expected[s].values()) for s in subjects],
-        )
-        p3, p2 = collect(sink, results)
-        # The two npz files are written side by side: file writes and CRCs release the GIL.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [
-                pool.submit(save_3d, Path(out_dir) / "data_3d_h36m.npz", p3, compress),
-                pool.submit(save_2d, Path(out_dir) / "data_2d_h36m_gt.npz", p2, None, compress),
-            ]
-            for f in futures:
-                f.result()
-        del p3, p2  # views into the sink, which is deleted next
-    (Path(out_dir) / "cameras.json").write_text(json.dumps(cameras_json(tuple(subjects)), indent=1) + "\n")
+    kept = {s: kept_keys(s, rules) for s in subjects}
+    tree3 = {s: {k: ArraySpec((expected[s][f], 32, 3)) for f, k in kept[s]} for s in subjects}
+    tree2 = {s: {k: [ArraySpec((expected[s][f], 17, 2))] * NUM_CAMERAS for f, k in kept[s]} for s in subjects}
+    npz3 = InplaceNpz.plan(out_dir / "data_3d_h36m.npz", {"positions_3d": tree3})
+    npz2 = InplaceNpz.plan(out_dir / "data_2d_h36m_gt.npz", {"positions_2d": tree2, "metadata": dict(VP3D_2D_METADATA)})
+    jobs = [
+        ConvertJob(str(root), s, expected[s], npz3.slots["positions_3d"][s], npz2.slots["positions_2d"][s],
+                   tuple(rules), reproj_tol_px, check_mono, mono_tol_mm)
+        for s in subjects
+    ]
+    results = pmap(
+        convert_subject, jobs, workers=workers, dask_address=dask_address, desc="convert subjects",
+        weights=[sum(expected[s].values()) for s in subjects],
+    )
+    with ThreadPoolExecutor(max_workers=2) as pool:  # CRC read-back; zlib releases the GIL
+        for f in [pool.submit(npz.finalize) for npz in (npz3, npz2)]:
+            f.result()
+    (out_dir / "cameras.json").write_text(json.dumps(cameras_json(tuple(subjects)), indent=1) + "\n")
     rows = [row for r in results for row in r.rows]
-    with open(Path(out_dir) / "sequences.csv", "w", newline="") as f:
+    with open(out_dir / "sequences.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
