@@ -6,8 +6,8 @@ Every choice comes from the builder's random generator, so a recipe is determini
 
 Clips used (see motion_library.CLIPS): long_walk1-3, walk and walk_forward for walking;
 stealthy_walk for WalkDog's crouched stretches; getup_faceup and getup_facedown (also
-played backwards) for SittingDown; dance_a, dance_b, dance_spin, spin, punch and kick for
-Posing; dance_b, walk and punch, heavily damped, as the "texture" that keeps standing and
+played backwards) for SittingDown; dance_a, dance_b, dance_spin, punch and kick (slowed
+down) for Posing; dance_b, walk and punch, heavily damped, as the "texture" that keeps standing and
 sitting bodies moving like real ones.
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Callable
 
 import numpy as np
 
-from pose3d.synth.motion import BLEND, FPS, ArmTarget, Builder, wrap_angle
+from pose3d.synth.motion import BLEND, FPS, ArmTarget, Builder, upright_time, wrap_angle
 
 R, L = +1, -1
 WALK_CLIPS = ("long_walk1", "long_walk2", "long_walk3", "walk", "walk_forward")
-_WALK_P = (0.3, 0.3, 0.2, 0.1, 0.1)
+_WALK_P = (0.35, 0.3, 0.1, 0.125, 0.125)
 
 # Wrist targets, written for the right arm of an S1-sized body (see ArmTarget).
 PHONE = ArmTarget("neck", (35.0, 25.0, 95.0), pole=(0.3, -1.0, 0.7), wobble=(8, 8, 5))
@@ -57,6 +57,11 @@ def point(rng: np.random.Generator) -> ArmTarget:
     return ArmTarget("shoulder", tuple(d), pole=(0.0, -1.0, 0.3), wobble=(15, 15, 15))
 
 
+def _turn(b: Builder, lo: float = 0.4, hi: float = 1.6) -> float:
+    """A turn on the spot (radians) to either side, so that every camera gets every side."""
+    return float(b.rng.choice([-1.0, 1.0]) * b.rng.uniform(lo, hi))
+
+
 def _clip(b: Builder) -> str:
     return str(b.rng.choice(WALK_CLIPS, p=_WALK_P))
 
@@ -86,7 +91,7 @@ def _short_walk(b: Builder, lo: float, hi: float, speed: float, **kw) -> None:
 def walking(b: Builder) -> None:
     """Walking back and forth across the area on a loop (oval, either sense), normal pace."""
     rng = b.rng
-    speed = rng.uniform(0.95, 1.15)
+    speed = rng.uniform(0.92, 1.08)
     axis = rng.uniform(-0.45, 0.45) + (np.pi / 2 if rng.random() < 0.2 else 0.0)
     u = np.array([np.cos(axis), np.sin(axis)])
     v = np.array([-u[1], u[0]])
@@ -94,6 +99,7 @@ def walking(b: Builder) -> None:
     sense = 1.0 if rng.random() < 0.5 else -1.0
     clip = _clip(b)
     end = 1 if (b.pos - b.center) @ u < 0 else 0
+    first = True
     while not b.done:
         end = 1 - end
         sign = 1.0 if end else -1.0
@@ -104,7 +110,9 @@ def walking(b: Builder) -> None:
             clip = _clip(b)
         travel = np.arctan2(sign * u[1], sign * u[0])
         b.walk(to=target, end_heading=travel + sense * np.pi / 2, clip=clip,
-               speed=speed * rng.uniform(0.95, 1.05), reach=rng.uniform(0.45, 0.7), turn_first=2.8)
+               speed=speed * rng.uniform(0.95, 1.05), reach=rng.uniform(0.45, 0.7),
+               turn_first=1.3 if first else 2.8)
+        first = False
 
 
 def _half_span(b: Builder, u: np.ndarray) -> float:
@@ -163,11 +171,12 @@ def directions(b: Builder) -> None:
         t = b.cursor + 20
         while t < b.cursor + n - 80:
             k = int(rng.uniform(1.2, 2.6) * FPS)
-            b.arm(_side(b), point(rng), k, t)
+            side = _side(b)
+            b.arm(side, point(rng), k, t)
             if rng.random() < 0.2:
-                b.arm(_side(b), GESTURE, k, t)
+                b.arm(-side, GESTURE, k, t)
             t += k + int(rng.uniform(0.4, 2.0) * FPS)
-        b.stand(n, turn=rng.uniform(-1.2, 1.2), look=1.2)
+        b.stand(n, turn=_turn(b), look=1.2)
         if rng.random() < 0.6:
             _short_walk(b, 900, 2200, rng.uniform(0.9, 1.05))
 
@@ -189,7 +198,7 @@ def discussion(b: Builder) -> None:
                 else:
                     b.arm(_side(b), GESTURE, k, t)
                 t += k + int(rng.uniform(0.2, 1.5) * FPS)
-        b.stand(n, turn=rng.choice([-1, 1]) * rng.uniform(0.3, 1.1), shift=1.3, look=0.8,
+        b.stand(n, turn=_turn(b, 0.4, 1.5), shift=1.3, look=0.8,
                 texture="punch", amount=0.12)
         if rng.random() < 0.25:
             _short_walk(b, 600, 1500, rng.uniform(0.8, 0.95))
@@ -222,25 +231,25 @@ def greeting(b: Builder) -> None:
 
 def phoning(b: Builder) -> None:
     """A phone held at one ear for long stretches, standing or walking slowly."""
-    rng = b.rng
+    rng, tr = b.rng, b.timing_rng
     side = _side(b, 0.8)
     t = 0
     while t < b.n_frames + 2 * BLEND:
-        k = int(rng.uniform(9.0, 25.0) * FPS)
+        k = int(tr.uniform(9.0, 25.0) * FPS)
         b.arm(side, PHONE, k, t, fade=35)
         t += k + 35
-        gap = int(rng.uniform(2.0, 5.0) * FPS)
-        if rng.random() < 0.5:
+        gap = int(tr.uniform(2.0, 5.0) * FPS)
+        if tr.random() < 0.5:
             b.arm(side, TEXTING, gap - 40, t + 5)
         t += gap
-        if rng.random() < 0.15:
+        if tr.random() < 0.15:
             side = -side
     while not b.done:
         if rng.random() < 0.55:
             n = b.seconds(4.0, 10.0)
             if rng.random() < 0.35:
                 b.arm(-side, ON_HIP if rng.random() < 0.5 else GESTURE, n - 60, b.cursor + 30)
-            b.stand(n, turn=rng.uniform(-1.0, 1.0), look=0.6, shift=1.2)
+            b.stand(n, turn=_turn(b, 0.3, 1.5), look=0.6, shift=1.2)
         else:
             b.walk(to=b.pick_target(900, 2200), clip=_clip(b), speed=rng.uniform(0.6, 0.8),
                    look=rng.uniform(-15, 15))
@@ -248,19 +257,19 @@ def phoning(b: Builder) -> None:
 
 def smoking(b: Builder) -> None:
     """Standing, the cigarette hand brought to the mouth now and then, a few short walks."""
-    rng = b.rng
+    rng, tr = b.rng, b.timing_rng
     side = _side(b, 0.75)
     b.arm(side, CIGARETTE, b.n_frames + 4 * BLEND, start=0, fade=1)
-    t = int(rng.uniform(1.0, 4.0) * FPS)
+    t = int(tr.uniform(1.0, 4.0) * FPS)
     while t < b.n_frames + BLEND:
-        k = int(rng.uniform(1.3, 2.5) * FPS)
+        k = int(tr.uniform(1.3, 2.5) * FPS)
         b.arm(side, MOUTH, k, t, fade=30)
-        t += k + int(rng.uniform(4.0, 11.0) * FPS)
+        t += k + int(tr.uniform(4.0, 11.0) * FPS)
     while not b.done:
         n = b.seconds(5.0, 12.0)
         if rng.random() < 0.5:
             b.arm(-side, CROSSED if rng.random() < 0.5 else ON_HIP, n - 50, b.cursor + 25)
-        b.stand(n, turn=rng.uniform(-0.9, 0.9), look=1.0, shift=1.2)
+        b.stand(n, turn=_turn(b, 0.3, 1.5), look=1.0, shift=1.2)
         if rng.random() < 0.3:
             _short_walk(b, 700, 1800, rng.uniform(0.8, 0.95))
 
@@ -276,7 +285,7 @@ def waiting(b: Builder) -> None:
             _both(b, hold, n - 50, b.cursor + 25, fade=35)
         elif rng.random() < 0.5:
             b.arm(L, WATCH, b.seconds(1.5, 2.5), b.cursor + 40)
-        b.stand(n, turn=rng.uniform(-1.2, 1.2), shift=1.6, look=1.4, stance=0.8)
+        b.stand(n, turn=_turn(b, 0.3, 1.6), shift=1.6, look=1.4, stance=0.8)
         if rng.random() < 0.3:
             _short_walk(b, 500, 1300, rng.uniform(0.75, 0.9))
 
@@ -288,7 +297,7 @@ def photo(b: Builder) -> None:
         n = b.seconds(3.0, 8.0)
         _both(b, CAMERA, n - 40, b.cursor + 20, fade=30)
         crouch = rng.uniform(150, 380) if rng.random() < 0.3 else 0.0
-        b.stand(n, turn=rng.uniform(-1.5, 1.5), crouch=crouch, bend=rng.uniform(0, 15), look=0.2)
+        b.stand(n, turn=_turn(b, 0.5, 1.8), crouch=crouch, bend=rng.uniform(0, 15), look=0.2)
         if rng.random() < 0.5:
             k = b.seconds(1.5, 3.0)
             _both(b, CARRY, k - 30, b.cursor + 10)
@@ -302,9 +311,10 @@ def posing(b: Builder) -> None:
     rng = b.rng
     poses = ((ARMS_UP, ARMS_UP), (ON_HIP, ON_HIP), (ARM_OUT, ARM_OUT), (FLEX, FLEX),
              (BEHIND_HEAD, BEHIND_HEAD), (ARMS_UP, ON_HIP), (CROSSED, CROSSED), (ARM_OUT, None))
-    clips = (("dance_b", 0.55, 0.85, 3.0, 6.0), ("dance_a", 0.4, 0.55, 2.5, 4.5),
-             ("dance_spin", 0.3, 0.45, 2.0, 3.5), ("spin", 0.45, 0.6, 3.0, 6.0),
-             ("punch", 0.55, 0.75, 1.6, 2.1), ("kick", 0.5, 0.65, 1.2, 1.5))
+    # (clip, slowest and fastest playback speed, shortest and longest real duration in s).
+    clips = (("dance_b", 0.55, 0.85, 3.0, 6.0), ("dance_a", 0.35, 0.5, 2.5, 4.5),
+             ("dance_spin", 0.3, 0.42, 2.0, 3.5), ("punch", 0.5, 0.7, 1.6, 2.1),
+             ("kick", 0.3, 0.4, 1.2, 1.5))
     while not b.done:
         if rng.random() < 0.55:
             n = b.seconds(2.5, 5.5)
@@ -321,8 +331,11 @@ def posing(b: Builder) -> None:
             clip = b.lib[name]
             speed = rng.uniform(s0, s1)
             dur = rng.uniform(d0, d1) * speed
-            start = rng.uniform(0, max(clip.duration_s - dur, 0.0)) if not clip.loop else rng.uniform(0, clip.duration_s)
-            b.play(name, start, start + dur, speed=speed, travel=0.5)
+            latest = clip.duration_s if clip.loop else max(clip.duration_s - dur, 0.0)
+            start = rng.uniform(0, latest)
+            start = upright_time(clip, start)
+            end = upright_time(clip, start + dur)
+            b.play(name, start, end, speed=speed, travel=0.5)
         if rng.random() < 0.25:
             _short_walk(b, 700, 1600, rng.uniform(0.9, 1.05))
 
@@ -374,7 +387,7 @@ def sitting(b: Builder) -> None:
         elif r < 0.65:
             _both(b, CROSSED, n - 70, b.cursor + 35)
         b.sit(n, legs=str(rng.choice(_SIT_LEGS)), lean=rng.uniform(-5, 15), recline=rng.uniform(0, 18),
-              turn=rng.uniform(-0.6, 0.6), seat=rng.uniform(-30, 40), look=1.0)
+              turn=_turn(b, 0.2, 1.4), seat=rng.uniform(-30, 40), look=1.0)
 
 
 def eating(b: Builder) -> None:
@@ -383,16 +396,17 @@ def eating(b: Builder) -> None:
     main = _side(b, 0.7)
     b.arm(-main, TABLE, b.n_frames + 4 * BLEND, start=0, fade=1)
     b.arm(main, TABLE, b.n_frames + 4 * BLEND, start=0, fade=1)
-    t = int(rng.uniform(0.5, 2.5) * FPS)
+    tr = b.timing_rng
+    t = int(tr.uniform(0.5, 2.5) * FPS)
     while t < b.n_frames + BLEND:
-        k = int(rng.uniform(1.0, 2.0) * FPS)
-        b.arm(main if rng.random() < 0.8 else -main, MOUTH, k, t, fade=28)
-        t += k + int(rng.uniform(2.0, 6.0) * FPS)
+        k = int(tr.uniform(1.0, 2.0) * FPS)
+        b.arm(main if tr.random() < 0.8 else -main, MOUTH, k, t, fade=28)
+        t += k + int(tr.uniform(2.0, 6.0) * FPS)
     legs = ("normal", "normal", "ankles", "tucked", "wide")
     while not b.done:
         n = b.seconds(8.0, 18.0)
         b.sit(n, legs=legs[int(rng.integers(len(legs)))], lean=rng.uniform(10, 22), recline=rng.uniform(0, 6),
-              turn=rng.uniform(-0.4, 0.4), seat=rng.uniform(-20, 30), look=0.4, hands="none")
+              turn=_turn(b, 0.2, 1.2), seat=rng.uniform(-20, 30), look=0.4, hands="none")
 
 
 def sitting_down(b: Builder) -> None:
@@ -419,6 +433,12 @@ def sitting_down(b: Builder) -> None:
             b.hold_clip("getup_facedown", low, b.seconds(2.0, 5.0), mirror=mirror, amount=0.08)
             b.play("getup_facedown", low, 3.0, speed=rng.uniform(0.55, 0.8), mirror=mirror)
 
+
+#: Every library clip a recipe can use (the motion library must hold them all).
+CLIPS_USED: frozenset[str] = frozenset(WALK_CLIPS) | {
+    "stealthy_walk", "getup_faceup", "getup_facedown", "dance_a", "dance_b", "dance_spin",
+    "punch", "kick",
+}
 
 RECIPES: dict[str, Callable[[Builder], None]] = {
     "Directions": directions,

@@ -13,7 +13,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from pose3d.h36m.skeleton import PARENTS_32
 from pose3d.synth.kinematics import HEAD_BEND_RAD
 
 SUBJECTS: tuple[str, ...] = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11")
@@ -74,10 +73,6 @@ class Body:
     real: bool
 
     @property
-    def thigh_mm(self) -> float:
-        return float(self.bone_mm[2])
-
-    @property
     def shin_mm(self) -> float:
         return float(self.bone_mm[3])
 
@@ -85,18 +80,6 @@ class Body:
     def leg_mm(self) -> float:
         """Hip-joint-to-ankle length, the scale for root translations."""
         return float(self.bone_mm[2] + self.bone_mm[3])
-
-    @property
-    def hip_mm(self) -> float:
-        return float(self.bone_mm[1])
-
-    @property
-    def upper_arm_mm(self) -> float:
-        return float(self.bone_mm[26])
-
-    @property
-    def forearm_mm(self) -> float:
-        return float(self.bone_mm[27])
 
     @property
     def head_scale(self) -> float:
@@ -155,5 +138,3 @@ def bone_lengths_mm(subject: str) -> np.ndarray:
     """Copy of :func:`body`'s 32 bone lengths, index j = bone from PARENTS_32[j] to j."""
     return body(subject).bone_mm.copy()
 
-
-assert len(PARENTS_32) == 32

@@ -26,17 +26,25 @@ def quat_conj(q: np.ndarray) -> np.ndarray:
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a * b (apply b first, then a)."""
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack(
-        [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ],
-        axis=-1,
-    )
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
+    out = np.empty(a.shape)
+    out[..., 0] = aw * bw - ax * bx - ay * by - az * bz
+    out[..., 1] = aw * bx + ax * bw + ay * bz - az * by
+    out[..., 2] = aw * by - ax * bz + ay * bw + az * bx
+    out[..., 3] = aw * bz + ax * by - ay * bx + az * bw
+    return out
+
+
+def cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Cross product over the last axis (numpy's np.cross is slow on small arrays)."""
+    u, v = np.broadcast_arrays(u, v)
+    out = np.empty(u.shape)
+    out[..., 0] = u[..., 1] * v[..., 2] - u[..., 2] * v[..., 1]
+    out[..., 1] = u[..., 2] * v[..., 0] - u[..., 0] * v[..., 2]
+    out[..., 2] = u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+    return out
 
 
 def quat_from_axis_angle(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
@@ -102,8 +110,8 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
 def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors ``v`` (..., 3) by unit quaternions ``q`` (..., 4)."""
     u = q[..., 1:]
-    t = 2.0 * np.cross(u, v)
-    return v + q[..., :1] * t + np.cross(u, t)
+    t = 2.0 * cross(u, v)
+    return v + q[..., :1] * t + cross(u, t)
 
 
 def quat_slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray, shortest: bool = True) -> np.ndarray:
@@ -214,15 +222,15 @@ def dm_positions(root_pos: np.ndarray, glob: np.ndarray, scale: np.ndarray | Non
     ``scale`` (13,) multiplies each joint's offset from its parent (entry 0 unused; the
     elbow entry also scales the wrist), which is how a limb is lengthened or shortened.
     """
-    offsets = DM_OFFSETS_M if scale is None else DM_OFFSETS_M * np.asarray(scale)[:, None]
-    wrist_scale = 1.0 if scale is None else (scale[J["right_elbow"]], scale[J["left_elbow"]])
+    scale = np.ones(len(DM_PARENTS)) if scale is None else np.asarray(scale, dtype=np.float64)
+    offsets = DM_OFFSETS_M * scale[:, None]
     pos = np.empty(glob.shape[:-3] + (15, 3))
     pos[..., 0, :] = root_pos
     for j in range(1, len(DM_PARENTS)):
         p = DM_PARENTS[j]
         pos[..., j, :] = pos[..., p, :] + glob[..., p, :, :] @ offsets[j]
-    for k, (elbow, s) in enumerate(zip((J["right_elbow"], J["left_elbow"]), np.broadcast_to(wrist_scale, 2))):
-        pos[..., 13 + k, :] = pos[..., elbow, :] + glob[..., elbow, :, :] @ (DM_WRIST_OFFSET_M * s)
+    for k, elbow in enumerate((J["right_elbow"], J["left_elbow"])):
+        pos[..., 13 + k, :] = pos[..., elbow, :] + glob[..., elbow, :, :] @ (DM_WRIST_OFFSET_M * scale[elbow])
     return pos
 
 
@@ -250,8 +258,9 @@ _THUMB_DIR = _unit([0.8, -0.6, 0.0])
 _DOWN = np.array([0.0, -1.0, 0.0])
 _UP = np.array([0.0, 1.0, 0.0])
 _RIGHT_DIR = np.array([0.0, 0.0, 1.0])
-_R_SHOULDER_DIR = _unit(DM_OFFSETS_M[J["right_shoulder"]] - DM_OFFSETS_M[J["neck"]])
-_L_SHOULDER_DIR = _unit(DM_OFFSETS_M[J["left_shoulder"]] - DM_OFFSETS_M[J["neck"]])
+#: Directions from the neck to each shoulder in the chest frame (DeepMimic's offsets).
+R_SHOULDER_DIR = _unit(DM_OFFSETS_M[J["right_shoulder"]] - DM_OFFSETS_M[J["neck"]])
+L_SHOULDER_DIR = _unit(DM_OFFSETS_M[J["left_shoulder"]] - DM_OFFSETS_M[J["neck"]])
 
 #: For each of the 32 Human3.6M joints: the DeepMimic segment whose frame orients the bone
 #: from the joint's parent, and the bone direction in that frame. Joints with a zero-length
@@ -274,7 +283,7 @@ H36M_BONE_FRAMES: tuple[tuple[int, np.ndarray | None], ...] = (
     (J["neck"], _NOSE_DIR),                 # 14 Head
     (J["neck"], _TOP_DIR),                  # 15 Site (head top)
     (J["chest"], _UP),                      # 16 LeftShoulder: a second Neck, from Spine1
-    (J["chest"], _L_SHOULDER_DIR),          # 17 LeftArm
+    (J["chest"], L_SHOULDER_DIR),           # 17 LeftArm
     (J["left_shoulder"], _DOWN),            # 18 LeftForeArm
     (J["left_elbow"], _DOWN),               # 19 LeftHand
     (0, None),                              # 20 LeftHandThumb = LeftHand
@@ -282,7 +291,7 @@ H36M_BONE_FRAMES: tuple[tuple[int, np.ndarray | None], ...] = (
     (J["left_elbow"], _DOWN),               # 22 L_Wrist_End
     (0, None),                              # 23 Site = L_Wrist_End (zero offset in the mocap)
     (J["chest"], _UP),                      # 24 RightShoulder: a second Neck, from Spine1
-    (J["chest"], _R_SHOULDER_DIR),          # 25 RightArm
+    (J["chest"], R_SHOULDER_DIR),           # 25 RightArm
     (J["right_shoulder"], _DOWN),           # 26 RightForeArm
     (J["right_elbow"], _DOWN),              # 27 RightHand
     (0, None),                              # 28 RightHandThumb = RightHand
@@ -300,15 +309,13 @@ def h36m_positions(root_pos: np.ndarray, glob: np.ndarray, bone_lengths: np.ndar
     ``bone_lengths`` (32,) (entry j is the bone from ``parents[j]`` to j), so every bone
     keeps exactly the subject's length in every frame, whatever the source skeleton was.
     """
+    segs = [seg for seg, _ in H36M_BONE_FRAMES]
+    dirs = np.stack([np.zeros(3) if d is None else d for _, d in H36M_BONE_FRAMES])
+    bones = np.einsum("...jab,jb->...ja", glob[..., segs, :, :], dirs * np.asarray(bone_lengths)[:, None])
     pos = np.empty(glob.shape[:-3] + (32, 3))
     pos[..., 0, :] = root_pos
     for j in range(1, 32):
-        seg, direction = H36M_BONE_FRAMES[j]
-        parent = pos[..., parents[j], :]
-        if direction is None or bone_lengths[j] == 0.0:
-            pos[..., j, :] = parent
-        else:
-            pos[..., j, :] = parent + glob[..., seg, :, :] @ (direction * bone_lengths[j])
+        pos[..., j, :] = pos[..., parents[j], :] + bones[..., j, :]
     return pos
 
 
@@ -334,16 +341,16 @@ def two_bone_ik(target: np.ndarray, upper: float, lower: float, pole: np.ndarray
     end_local = np.stack([lower * np.sin(theta), -upper - lower * np.cos(theta), np.zeros_like(theta)], -1)
     u1 = end_local / np.linalg.norm(end_local, axis=-1, keepdims=True)
     z = np.broadcast_to(np.array([0.0, 0.0, 1.0]), u1.shape)
-    n1 = bend * np.cross(u1, z)
-    f_local = np.stack([u1, n1, np.cross(u1, n1)], -1)
+    n1 = bend * cross(u1, z)
+    f_local = np.stack([u1, n1, cross(u1, n1)], -1)
     t_hat = target / np.maximum(np.linalg.norm(target, axis=-1, keepdims=True), 1e-9)
     pole = np.broadcast_to(np.asarray(pole, dtype=np.float64), t_hat.shape)
     p_perp = pole - np.sum(pole * t_hat, -1, keepdims=True) * t_hat
     # A pole along the target gives no plane; any perpendicular then does.
-    alt = np.cross(t_hat, np.broadcast_to(np.array([0.0, 0.0, 1.0]), t_hat.shape))
+    alt = cross(t_hat, np.array([0.0, 0.0, 1.0]))
     weak = np.linalg.norm(p_perp, axis=-1, keepdims=True) < 1e-6
     p_perp = np.where(weak, alt, p_perp)
     p_perp = p_perp / np.linalg.norm(p_perp, axis=-1, keepdims=True)
-    f_target = np.stack([t_hat, p_perp, np.cross(t_hat, p_perp)], -1)
+    f_target = np.stack([t_hat, p_perp, cross(t_hat, p_perp)], -1)
     rot = f_target @ np.swapaxes(f_local, -1, -2)
     return matrix_to_quat(rot), theta

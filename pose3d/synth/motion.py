@@ -9,16 +9,17 @@ vectorised over frames; Python loops run per segment only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from pose3d.h36m.skeleton import DUPLICATES_32, PARENTS_32
 from pose3d.synth import bodies
 from pose3d.synth.kinematics import (
-    DM_LEG_M, DM_TO_WORLD_QUAT, J, continuous_sign, global_rotations, h36m_positions,
-    matrix_to_quat, quat_about, quat_conj, quat_mul, quat_normalize, quat_rotate, quat_scale,
-    quat_slerp, quat_to_matrix, quat_yaw, two_bone_ik, _L_SHOULDER_DIR, _R_SHOULDER_DIR,
+    DM_LEG_M, DM_TO_WORLD_QUAT, J, L_SHOULDER_DIR, R_SHOULDER_DIR, continuous_sign,
+    global_rotations, h36m_positions, quat_about, quat_conj, quat_mul, quat_normalize,
+    quat_rotate, quat_scale, quat_slerp, quat_yaw, two_bone_ik,
 )
 from pose3d.synth.motion_library import Clip, load_library, sample_clip
 
@@ -41,7 +42,7 @@ BLEND = 30
 #: step, so the gait's own pelvis rotation and side-to-side motion stay in the pose.
 _SMOOTH_FRAMES = 12.0
 #: Arc length (mm) over which a walking path's sharp corners are rounded for the heading.
-_TURN_SMOOTH_MM = 150.0
+_TURN_SMOOTH_MM = 250.0
 
 _RIGHT, _LEFT = +1, -1
 _MIRROR_JOINTS = np.array([0, 1, 2, 8, 9, 10, 11, 12, 3, 4, 5, 6, 7])
@@ -91,7 +92,7 @@ def wrap_angle(a):
     return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi
 
 
-def _mirror_pose(pose: np.ndarray) -> np.ndarray:
+def mirror_pose(pose: np.ndarray) -> np.ndarray:
     """Left-right mirror image of heading-relative poses (the body's sagittal plane)."""
     out = pose[:, _MIRROR_JOINTS].copy()
     out[..., 1:3] *= -1.0                      # local frames: reflect z, i.e. (w, -x, -y, z)
@@ -177,9 +178,8 @@ class Curve:
         ang = ang[0] + np.concatenate([[0.0], np.cumsum(wrap_angle(np.diff(ang)))])
         ang = ang + 2 * np.pi * np.round((h0 - ang[0]) / (2 * np.pi))
         # Sharp corners (a short control arm) turn the tangent within millimetres; the body
-        # turns over about a step instead, keeping its start and end headings.
-        # The start and end headings are kept exactly (they join the neighbouring segments);
-        # the difference there fades out over a few steps.
+        # turns over a few steps instead. The start and end headings stay exact (they join
+        # the neighbouring segments) and the smoothing fades in away from them.
         sigma = _TURN_SMOOTH_MM / max(float(self.s[-1]) / (len(self.s) - 1), 1e-6)
         smooth = gaussian_filter1d(ang, sigma, mode="nearest") if sigma > 0.5 else ang
         fade_in = 1.0 - smoothstep(self.s / (2.5 * _TURN_SMOOTH_MM))
@@ -218,11 +218,11 @@ class Rig:
         self.leg_scale = body.leg_mm / (DM_LEG_M * 1000.0)
         self.torso_scale = (self.spine + self.chest) / 490.55
         self.head_scale = body.head_scale
-        self.shoulder = {_RIGHT: np.array([0.0, self.chest, 0.0]) + _R_SHOULDER_DIR * b[25],
-                         _LEFT: np.array([0.0, self.chest, 0.0]) + _L_SHOULDER_DIR * b[17]}
+        self.shoulder = {_RIGHT: np.array([0.0, self.chest, 0.0]) + R_SHOULDER_DIR * b[25],
+                         _LEFT: np.array([0.0, self.chest, 0.0]) + L_SHOULDER_DIR * b[17]}
 
 
-def _joints(side: int) -> tuple[int, int, int, int]:
+def _joints(side: int) -> tuple[int, int, int, int, int]:
     """(hip, knee, ankle, shoulder, elbow) indices of one side."""
     if side == _RIGHT:
         return J["right_hip"], J["right_knee"], J["right_ankle"], J["right_shoulder"], J["right_elbow"]
@@ -236,19 +236,24 @@ def _rot(q: np.ndarray, v: np.ndarray) -> np.ndarray:
 class Builder:
     """Collects the segments and overlays of one sequence; recipes drive it."""
 
-    def __init__(self, body: bodies.Body, rng: np.random.Generator, n_frames: int,
+    def __init__(self, body: bodies.Body, seed: tuple[int, ...], n_frames: int,
                  library: dict[str, Clip] | None = None):
         self.rig = Rig(body)
-        self.rng = rng
+        self.seed = tuple(int(s) for s in seed)
+        #: Draws for the timeline, in the order the recipe makes them.
+        self.rng = np.random.default_rng(self.seed)
+        #: Draws for schedules that run to the end of the sequence (e.g. a cigarette every
+        #: few seconds); kept apart so that a shorter sequence is the start of a longer one.
+        self.timing_rng = np.random.default_rng(self.seed + (1,))
         self.n_frames = n_frames
         self.lib = load_library() if library is None else library
         lo = np.array([AREA_X_MM[0] + MARGIN_MM, AREA_Y_MM[0] + MARGIN_MM])
         hi = np.array([AREA_X_MM[1] - MARGIN_MM, AREA_Y_MM[1] - MARGIN_MM])
         self.box = (lo, hi)
         self.center = 0.5 * (lo + hi)
-        self.start_pos = self.center + rng.uniform(-0.5, 0.5, 2) * (hi - lo)
+        self.start_pos = self.center + self.rng.uniform(-0.5, 0.5, 2) * (hi - lo)
         self.pos = self.start_pos.copy()
-        self.heading = float(rng.uniform(-np.pi, np.pi))
+        self.heading = float(self.rng.uniform(-np.pi, np.pi))
         self.cursor = 0
         self.segments: list[_Segment] = []
         self.overlays: list[_Overlay] = []
@@ -294,7 +299,7 @@ class Builder:
         offset = np.stack([c * rel[:, 0] - s * rel[:, 1], s * rel[:, 0] + c * rel[:, 1], pos[:, 2]], -1) * scale
         path = path * scale
         if mirror:
-            pose = _mirror_pose(pose)
+            pose = mirror_pose(pose)
             offset[:, 1] *= -1.0
             yaw_s = 2 * yaw_s[0] - yaw_s
             rel_path = path - path[0]
@@ -449,7 +454,7 @@ class Builder:
                   texture: str = "dance_b", amount: float = 0.15) -> None:
         """Hold one frame of a clip (e.g. sitting on the floor), kept alive by a little texture."""
         lo, m, _ = self._extent(n)
-        pose, offset, yaw_s, _ = self._clip_track(self.lib[clip], np.full(m, t), mirror)
+        pose, offset, _, _ = self._clip_track(self.lib[clip], np.full(m, t), mirror)
         pose = self._texture(pose, texture, amount)
         wob = smooth_noise(self.rng, m, 0.05, 0.2)[:, 0] * drift
         heading = self.heading + wob - wob[0]
@@ -526,7 +531,8 @@ class Builder:
         pose[:, 0] = q_root
         fwd = rig.thigh * 0.95 + {"forward": 230.0, "tucked": -120.0}.get(legs, 0.0) + rng.uniform(-40, 60)
         spread = rig.hip + rng.uniform(10.0, 70.0) + (120.0 if legs == "wide" else 0.0)
-        feet = {_RIGHT: np.array([fwd, -spread, rig.ankle]), _LEFT: np.array([fwd + rng.uniform(-60, 60), spread, rig.ankle])}
+        feet = {_RIGHT: np.array([fwd, -spread, rig.ankle]),
+                _LEFT: np.array([fwd + rng.uniform(-60, 60), spread, rig.ankle])}
         if legs == "ankles":
             feet[_RIGHT][1], feet[_LEFT][1] = 40.0, -40.0
             feet[_LEFT][0] = feet[_RIGHT][0] + 30.0
@@ -545,7 +551,7 @@ class Builder:
             for side in (_RIGHT, _LEFT):
                 tgt = np.array([rig.thigh * 0.55, 60.0, side * (rig.hip + 20.0)])
                 self._arm_pose(pose, root_pos, side, "root", np.broadcast_to(tgt, (m, 3)), (-0.2, -1.0, 0.8 * side))
-        pose = self._texture(pose, texture, amount, legs=False)
+        pose = self._texture(pose, texture, amount)
         first = 0 if not self.segments else BLEND // 2
         heading = self._turn_profile(m, turn, first)
         self._push(lo, n, pose, root_pos, heading, np.zeros((m, 2)))
@@ -580,7 +586,7 @@ class Builder:
             pose[:, sh] = quat_mul(quat_about("z", np.radians(rng.uniform(0.0, 8.0))), quat_about("x", -side * abd))
             pose[:, el] = quat_about("z", np.radians(rng.uniform(8.0, 22.0)))
 
-    def _texture(self, pose, clip: str, amount: float, legs: bool = False) -> np.ndarray:
+    def _texture(self, pose, clip: str, amount: float) -> np.ndarray:
         """Add a damped copy of a real clip's upper-body motion, so holds are never frozen."""
         if amount <= 0:
             return pose
@@ -657,9 +663,11 @@ class Builder:
             end = ov.start + ov.n
             if ov.side == side and ov.start < start - fade < end < start - fade + m:
                 ov.n = max(ov.n, start + fade + ov.fade - ov.start)
+        # The wobble depends on when and which arm only, not on how many overlays came before.
+        rng = np.random.default_rng(self.seed + (2, side + 1, start + 1_000_000))
         self.overlays.append(_Overlay(start - fade, m, fade, side, target,
-                                      noise_params(self.rng, *target.wobble_hz, 3),
-                                      float(self.rng.uniform(0, 2 * np.pi))))
+                                      noise_params(rng, *target.wobble_hz, 3),
+                                      float(rng.uniform(0, 2 * np.pi))))
 
     def _apply_overlays(self, pose, offset) -> None:
         rig = self.rig
@@ -698,7 +706,11 @@ class Builder:
             else:
                 u = ramp(BLEND)
                 a, b = lo, lo + BLEND
-                pose[a:b] = quat_slerp(pose[a:b], seg.pose[:BLEND], u[:, None])
+                # One arc per joint for the whole cross-fade (see _arm_pose).
+                old = continuous_sign(pose[a:b], axis=0)
+                new = continuous_sign(seg.pose[:BLEND], axis=0)
+                new *= np.where(np.sum(old * new, axis=-1).sum(axis=0) < 0, -1.0, 1.0)[:, None]
+                pose[a:b] = quat_slerp(old, new, u[:, None], shortest=False)
                 offset[a:b] += u[:, None] * (seg.offset[:BLEND] - offset[a:b])
                 heading[a:b] += u * (seg.heading[:BLEND] - heading[a:b])
                 pose[b:hi], offset[b:hi], heading[b:hi] = seg.pose[BLEND:], seg.offset[BLEND:], seg.heading[BLEND:]
@@ -732,6 +744,24 @@ def _clip_profile(clip: Clip) -> tuple[np.ndarray, np.ndarray]:
         yaw = gaussian_filter1d(np.unwrap(quat_yaw(rot[:, 0])), _SMOOTH_FRAMES, mode="nearest")
         _CLIP_STATS[key] = (speed, yaw)
     return _CLIP_STATS[key]
+
+
+def upright_time(clip: Clip, t: float, within: float = 2.0) -> float:
+    """The first time at or after ``t`` (up to ``within`` s later) when the clip stands upright.
+
+    Starting and ending a clip there keeps the cross-fades from a standing pose short
+    and natural (a spin caught in mid-dip would otherwise be blended into in 0.6 s).
+    """
+    key = (clip.name, clip.source, clip.n_frames, "upright")
+    if key not in _CLIP_STATS:
+        pos, rot = sample_clip(clip, np.arange(0.0, clip.duration_s + DT, DT))
+        up = global_rotations(rot)[:, :2, 2, 1].min(axis=1)  # pelvis and chest up-axis, z part
+        _CLIP_STATS[key] = (up > 0.75) & (pos[:, 2] > 0.85 * np.percentile(pos[:, 2], 90))
+    ok = _CLIP_STATS[key]
+    k = np.arange(int(round(t * FPS)), int(round((t + within) * FPS)) + 1)
+    k = k % len(ok) if clip.loop else np.clip(k, 0, len(ok) - 1)
+    hits = np.flatnonzero(ok[k])
+    return t if not len(hits) else t + hits[0] * DT
 
 
 def _mean_pose(clip: Clip) -> np.ndarray:
@@ -787,11 +817,9 @@ def generate_sequence(subject: str, action: str, subaction: int, n_frames: int, 
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     body = bodies.body(subject)
-    rng = np.random.default_rng([int(seed), _subject_number(subject), ACTIONS.index(action), int(subaction)])
-    builder = Builder(body, rng, int(n_frames))
+    builder = Builder(body, (int(seed), _subject_number(subject), ACTIONS.index(action), int(subaction)),
+                      int(n_frames))
     RECIPES[action](builder)
     while not builder.done:
         builder.stand(builder.seconds(2.0, 4.0))
-    pose, offset, heading, anchor = builder.compose()
-    sl = slice(0, int(n_frames))
-    return place(pose[sl], offset[sl], heading[sl], anchor[sl], body)
+    return place(*builder.compose(), body)[: int(n_frames)]

@@ -1,6 +1,6 @@
 """The committed motion library: real mocap clips (DeepMimic humanoid) in one small npz.
 
-The source clips are JSON text (about 13 MB for the ones used); the library keeps them as
+The source clips are JSON text (about 11 MB for the ones used); the library keeps them as
 float32 quaternions, decimates the 120 Hz clips to 60 Hz (still above the 50 Hz output
 rate) and compresses, so the project carries its motion without the source files.
 
@@ -29,21 +29,18 @@ log = logging.getLogger(__name__)
 
 LIBRARY_PATH = Path(__file__).with_name("data") / "motion_library.npz"
 
-#: Clips kept, by name: (path below the source folder, keep every n-th frame).
+#: Clips kept, by name: (path below the source folder, keep every n-th frame). These are
+#: the clips the action recipes use (pose3d.synth.actions.CLIPS_USED).
 CLIPS: dict[str, tuple[str, int]] = {
     "walk": ("pybullet-3.2.7/humanoid3d_walk.txt", 1),
     "walk_forward": ("pybullet-3.2.7/walker/0walk_forward.txt", 1),
-    "turn_left": ("pybullet-3.2.7/walker/turn_left0.txt", 1),
-    "turn_right": ("pybullet-3.2.7/walker/turn_right0.txt", 1),
     "long_walk1": ("deepmimic-repo/long/humanoid3d_long_walk1.txt", 2),
     "long_walk2": ("deepmimic-repo/long/humanoid3d_long_walk2.txt", 2),
     "long_walk3": ("deepmimic-repo/long/humanoid3d_long_walk3.txt", 2),
     "stealthy_walk": ("deepmimic-repo/long/humanoid3d_stealthy_walk0.txt", 1),
-    "zombie_walk": ("deepmimic-repo/humanoid3d_zombie_walk.txt", 1),
     "dance_a": ("pybullet-3.2.7/humanoid3d_dance_a.txt", 1),
     "dance_b": ("pybullet-3.2.7/humanoid3d_dance_b.txt", 1),
     "dance_spin": ("deepmimic-repo/humanoid3d_dance_spin.txt", 1),
-    "spin": ("pybullet-3.2.7/humanoid3d_spin.txt", 1),
     "punch": ("pybullet-3.2.7/humanoid3d_punch.txt", 1),
     "kick": ("pybullet-3.2.7/humanoid3d_kick.txt", 1),
     "getup_faceup": ("pybullet-3.2.7/humanoid3d_getup_faceup.txt", 1),
@@ -158,7 +155,6 @@ def parse_clip(path: Path) -> tuple[float, bool, np.ndarray, np.ndarray]:
     if not dt > 0 or not np.allclose(frames[:-1, 0], dt, rtol=1e-3):
         raise ValueError(f"{path}: frame durations are not constant ({np.unique(frames[:, 0])})")
     rots = np.empty((len(frames), 13, 4))
-    col, joint = 4, 0
     rots[:, 0] = frames[:, 4:8]
     col = 8
     for joint in range(1, 13):
@@ -201,6 +197,7 @@ def build_library(src: Path, out: Path) -> dict[str, int]:
                 root_pos_m=np.concatenate(roots).astype(np.float32),
                 rotations=np.concatenate(rots).astype(np.float32),
             )
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the library is a shared data file
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
