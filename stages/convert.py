@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
             results = convert_archive(
                 raw_dir, expected, tmp, rules,
                 reproj_tol_px=float(cfg.get("reproj_tol_px", 0.05)),
-                check_mono=bool(cfg.get("check_mono", True)),
+                check_mono=bool(cfg.get("check_mono", False)),
                 mono_tol_mm=float(cfg.get("mono_tol_mm", 0.1)),
                 workers=cfg.get("workers"),
                 dask_address=cfg.get("dask_address"),

@@ -46,7 +46,7 @@ class ConvertJob:
     slots_2d: dict[str, list[Slot]]  # kept key -> where its 4 x (N, 17, 2) pixels go
     rules: tuple[ExclusionRule, ...] = ()
     reproj_tol_px: float = 0.05
-    check_mono: bool = True
+    check_mono: bool = False
     mono_tol_mm: float = 0.1
 
 
@@ -171,7 +171,7 @@ def convert_archive(
     out_dir: Path,
     rules: tuple[ExclusionRule, ...] = (),
     reproj_tol_px: float = 0.05,
-    check_mono: bool = True,
+    check_mono: bool = False,
     mono_tol_mm: float = 0.1,
     workers: int | None = None,
     dask_address: str | None = None,

@@ -190,11 +190,29 @@ def test_2d_file_of_another_camera(archive_copy, tmp_path):
 
 def test_nan_values(archive_copy, tmp_path):
     raw = archive_copy()
-    bad = pose_path(raw, "S1", "D3_Positions_mono", "Purchases", "55011271")
-    poses = read_pose(bad, 3)
+    bad = pose_path(raw, "S1", "D2_Positions", "Purchases", "55011271")
+    poses = read_pose(bad, 2)
     poses[5, 3, 1] = np.nan
     write_pose(bad, poses)
     _assert_failed_cleanly(_convert_s1(raw, tmp_path), tmp_path, str(bad), "NaN")
+
+
+def test_mono_files_checked_only_when_asked(archive_copy, tmp_path):
+    raw = archive_copy()
+    bad = pose_path(raw, "S1", "D3_Positions_mono", "Purchases", "55011271")
+    poses = read_pose(bad, 3)
+    poses[:, :, 2] += 2.0  # 2 mm off along the optical axis
+    write_pose(bad, poses)
+    assert _convert_s1(raw, tmp_path).returncode == 0  # default: VideoPose3D needs no mono files
+    shutil.rmtree(tmp_path / OUT)
+    write_params(tmp_path, dataset={"raw_dir": str(raw), "subjects": ["S1"]}, convert={"check_mono": True})
+    _assert_failed_cleanly(run_stage("convert", tmp_path), tmp_path, str(bad), "moved into camera 55011271")
+
+
+def test_mono_folder_not_needed_by_default(archive_copy, tmp_path):
+    raw = archive_copy()
+    shutil.rmtree(raw / "S1/MyPoseFeatures/D3_Positions_mono")
+    assert _convert_s1(raw, tmp_path).returncode == 0
 
 
 def test_unknown_exclusion_rule_and_subject(archive_copy, tmp_path):
