@@ -1,6 +1,7 @@
 """DVC stage ``convert``: official pose CDFs (real or synthetic) -> VideoPose3D npz files.
 
-Reads ``dataset`` (raw_dir, subjects, exclude) and ``convert``. Writes
+Reads ``dataset`` (raw_dir, subjects, exclude, verify_md5) and ``convert``. ``raw_dir`` is
+an extracted tree or a folder of the official ``.tgz`` downloads. Writes
 ``data/processed/poses/``: ``data_3d_h36m.npz``, ``data_2d_h36m_gt.npz``,
 ``cameras.json`` and ``sequences.csv``. Any bad file stops the stage with its path
 and the problem, and nothing is written.
@@ -11,6 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
+from pose3d.h36m.archives import has_archives
 from pose3d.h36m.cameras import SUBJECTS_LABELLED
 from pose3d.h36m.cdf_io import PoseFileError
 from pose3d.h36m.convert import convert_archive
@@ -46,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     if not raw_dir.is_dir():
         fail(log, f"{raw_dir}: dataset.raw_dir does not exist")
 
+    archives = has_archives(raw_dir)
+    if archives:
+        log.info("%s holds .tgz downloads: reading the archives directly", raw_dir)
     t0 = time.time()
     try:
         rules = tuple(resolve_rules(ds.get("exclude", [])))
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
                 mono_tol_mm=float(cfg.get("mono_tol_mm", 0.1)),
                 workers=cfg.get("workers"),
                 dask_address=cfg.get("dask_address"),
+                archives=archives,
+                verify_md5=bool(ds.get("verify_md5", True)),
             )
     except (PoseFileError, ValueError) as exc:
         fail(log, f"convert failed: {exc}")

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from pose3d.geometry.projection import project_planar, world_to_camera_planar
+from pose3d.h36m.archives import unpack_poses
 from pose3d.h36m.cameras import CAMERA_IDS, cameras_json, subject_cameras
 from pose3d.h36m.cdf_io import PoseFileError, read_pose
 from pose3d.h36m.layout import pose_path
@@ -48,6 +50,8 @@ class ConvertJob:
     reproj_tol_px: float = 0.05
     check_mono: bool = False
     mono_tol_mm: float = 0.1
+    archives: bool = False  # root is a folder of official .tgz downloads
+    verify_md5: bool = True
 
 
 @dataclass
@@ -100,7 +104,19 @@ def _pixel_error(xyz: np.ndarray, target: np.ndarray, cam) -> float:
 
 
 def convert_subject(job: ConvertJob) -> SubjectResult:
-    """Read, check and convert every sequence of one subject into its slots. Raises PoseFileError."""
+    """Read, check and convert every sequence of one subject into its slots. Raises PoseFileError.
+
+    From downloaded archives, the subject's pose CDFs are first unpacked to a scratch folder.
+    """
+    if not job.archives:
+        return _convert_tree(job)
+    features = ["D3_Positions", "D2_Positions"] + (["D3_Positions_mono"] if job.check_mono else [])
+    with tempfile.TemporaryDirectory(prefix=f"h36m-{job.subject}-") as tmp:
+        unpack_poses(Path(job.root), job.subject, features, Path(tmp), job.verify_md5)
+        return _convert_tree(replace(job, root=tmp, archives=False))
+
+
+def _convert_tree(job: ConvertJob) -> SubjectResult:
     root = Path(job.root)
     seqs = subject_sequences(job.subject)
     cams = subject_cameras(job.subject)
@@ -175,10 +191,13 @@ def convert_archive(
     mono_tol_mm: float = 0.1,
     workers: int | None = None,
     dask_address: str | None = None,
+    archives: bool = False,
+    verify_md5: bool = True,
 ) -> list[SubjectResult]:
     """Convert the subjects of ``expected`` ({subject: {file base: frames}}) into ``out_dir``.
 
-    Writes ``data_3d_h36m.npz``, ``data_2d_h36m_gt.npz``, ``cameras.json`` and
+    ``root`` is an extracted tree, or with ``archives`` a folder of the official ``.tgz``
+    downloads. Writes ``data_3d_h36m.npz``, ``data_2d_h36m_gt.npz``, ``cameras.json`` and
     ``sequences.csv``. Raises PoseFileError on the first bad file.
     """
     # absolute paths: Dask workers do not share this process's working directory
@@ -191,7 +210,7 @@ def convert_archive(
     npz2 = InplaceNpz.plan(out_dir / "data_2d_h36m_gt.npz", {"positions_2d": tree2, "metadata": dict(VP3D_2D_METADATA)})
     jobs = [
         ConvertJob(str(root), s, expected[s], npz3.slots["positions_3d"][s], npz2.slots["positions_2d"][s],
-                   tuple(rules), reproj_tol_px, check_mono, mono_tol_mm)
+                   tuple(rules), reproj_tol_px, check_mono, mono_tol_mm, archives, verify_md5)
         for s in subjects
     ]
     results = pmap(
