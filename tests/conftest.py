@@ -31,3 +31,13 @@ def archive_copy(tiny_raw, tmp_path):
         return dst
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_poses(tiny_raw, tmp_path_factory) -> Path:
+    """``convert``'s output folder for the tiny archive (VideoPose3D npz files)."""
+    ws = tmp_path_factory.mktemp("tiny_convert")
+    write_params(ws, dataset={"raw_dir": str(tiny_raw)})
+    proc = run_stage("convert", ws)
+    assert proc.returncode == 0, proc.stderr
+    return ws / "data/processed/poses"

@@ -1,0 +1,78 @@
+"""Training batches built on the device from arrays held there.
+
+Every view's 2D sequence is edge-padded by half the receptive field and all of them are
+concatenated into one tensor on the device; a batch is a gather of window start indices
+(``start + arange(rf)``), never a Python loop over frames. The whole Human3.6M 2D/3D set
+(~2M poses x 4 views) is a few hundred MB, well within a GPU's memory.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from pose3d.h36m.skeleton import H36M17
+from pose3d.training.data import ViewData
+
+
+def edge_pad(seq: np.ndarray, pad: int) -> np.ndarray:
+    """Repeat the first and last frame ``pad`` times (VideoPose3D's boundary handling)."""
+    if pad == 0:
+        return seq
+    return np.concatenate([np.repeat(seq[:1], pad, 0), seq, np.repeat(seq[-1:], pad, 0)])
+
+
+class WindowBatcher:
+    """All (window, target) training examples of some views, on one device.
+
+    An epoch holds every target frame twice when ``flip`` is on, once mirrored (2D x and
+    3D X negated, left and right joints swapped), shuffled by a seeded generator so that
+    an epoch's order depends only on (seed, epoch): a resumed run sees the same batches.
+    """
+
+    def __init__(self, views: list[ViewData], receptive_field: int, device: torch.device | str = "cpu"):
+        if not views:
+            raise ValueError("no training views: check the protocol's subjects, actions and cameras")
+        self.rf = int(receptive_field)
+        pad = (self.rf - 1) // 2
+        xs, starts, offset = [], [], 0
+        for v in views:
+            padded = edge_pad(v.pose2d, pad)
+            xs.append(padded)
+            starts.append(offset + np.arange(v.pose2d.shape[0]))
+            offset += padded.shape[0]
+        self.device = torch.device(device)
+        self.x = torch.from_numpy(np.concatenate(xs)).to(self.device)
+        self.y = torch.from_numpy(np.concatenate([v.pose3d for v in views])).to(self.device)
+        self.start = torch.from_numpy(np.concatenate(starts)).to(self.device)
+        self.offsets = torch.arange(self.rf, device=self.device)
+        self.perm = torch.from_numpy(H36M17.flip_permutation()).to(self.device)
+
+    def __len__(self) -> int:
+        return self.y.shape[0]
+
+    def num_batches(self, batch_size: int, flip: bool = True) -> int:
+        return -(-len(self) * (2 if flip else 1) // batch_size)
+
+    def epoch(self, batch_size: int, seed: int, epoch: int, flip: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches (2D windows (B, rf, J, 2), 3D targets (B, 1, J, 3)) of one shuffled epoch."""
+        n = len(self)
+        gen = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
+        order = torch.randperm(n * (2 if flip else 1), generator=gen).to(self.device)
+        for chunk in order.split(batch_size):
+            idx = chunk % n
+            windows = self.x[self.start[idx, None] + self.offsets]
+            targets = self.y[idx, None]
+            if flip:
+                mirrored = chunk >= n
+                windows = torch.where(mirrored[:, None, None, None], mirror(windows, self.perm), windows)
+                targets = torch.where(mirrored[:, None, None, None], mirror(targets, self.perm), targets)
+            yield windows, targets
+
+
+def mirror(poses: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+    """Negate x and swap left/right joints of (..., J, D) poses."""
+    out = poses[..., perm, :].clone()
+    out[..., 0] = -out[..., 0]
+    return out

@@ -1,0 +1,36 @@
+"""Whole-sequence prediction with test-time flip augmentation.
+
+Temporal models run once over the edge-padded sequence (the dilated evaluation form);
+single-frame models take every frame as a batch item. With ``tta`` the mirrored input is
+predicted too, mirrored back and averaged, as VideoPose3D and SRNet evaluate.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from pose3d.h36m.skeleton import H36M17
+from pose3d.training.batching import edge_pad, mirror
+
+
+@torch.no_grad()
+def predict_sequence(model: nn.Module, pose2d: np.ndarray, receptive_field: int, device: torch.device,
+                     tta: bool = True, chunk: int = 65536) -> np.ndarray:
+    """(N, J, 2) screen-normalised 2D -> (N, J, 3) root-relative 3D (metres)."""
+    model.eval()
+    perm = torch.from_numpy(H36M17.flip_permutation()).to(device)
+    pad = (receptive_field - 1) // 2
+    x = torch.from_numpy(edge_pad(pose2d, pad)).to(device)[None]
+    inputs = [x, mirror(x, perm)] if tta else [x]
+    outs = []
+    for inp in inputs:
+        if receptive_field == 1:  # frames as a batch, in chunks
+            pred = torch.cat([model(part.transpose(0, 1)) for part in inp.split(chunk, dim=1)])[:, 0]
+        else:
+            pred = model(inp)[0]
+        outs.append(pred.float())
+    if tta:
+        outs[1] = mirror(outs[1], perm)
+    pred = torch.stack(outs).mean(0)
+    return pred.cpu().numpy()

@@ -1,0 +1,161 @@
+"""The lifting training loop: the seeds' recipe, checkpoints every epoch, exact resume.
+
+Recipe (VideoPose3D / SRNet): Adam with AMSGrad, learning rate x``lr_decay`` after every
+epoch, BatchNorm momentum decayed exponentially from 0.1 to 0.001 over the run, flip
+augmentation, a fixed seed. ``latest.pt`` holds everything needed to continue (weights,
+optimiser, epoch, RNG state, history), so an interrupted run resumed from it ends with the
+same weights as an uninterrupted one on the CPU.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from pose3d.training.batching import WindowBatcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 1024
+    lr: float = 1e-3
+    lr_decay: float = 0.95
+    loss: str = "mpjpe"  # mpjpe | l1
+    seed: int = 0
+    flip: bool = True
+    bn_momentum_start: float = 0.1
+    bn_momentum_end: float = 0.001
+    amp: bool = True  # mixed precision (bfloat16 autocast), on CUDA only
+
+
+@dataclass
+class History:
+    epoch: int = 0  # epochs completed
+    train_loss: list[float] = field(default_factory=list)
+    val_mpjpe_mm: list[float] = field(default_factory=list)
+    best_mpjpe_mm: float = math.inf
+    best_epoch: int = 0
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` is resolved at run time and never written back, so params stay machine-independent."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def bn_momentum(epoch: int, cfg: TrainConfig) -> float:
+    """Momentum after ``epoch`` completed epochs: exponential from start to end over the run."""
+    ratio = math.log(cfg.bn_momentum_start / cfg.bn_momentum_end)
+    return cfg.bn_momentum_start * math.exp(-(epoch / max(cfg.epochs, 1)) * ratio)
+
+
+def set_bn_momentum(model: nn.Module, momentum: float) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = momentum
+
+
+def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if name == "mpjpe":
+        return lambda p, t: torch.linalg.vector_norm(p - t, dim=-1).mean()
+    if name == "l1":
+        return lambda p, t: (p - t).abs().mean()
+    raise ValueError(f"unknown loss {name!r}; choose mpjpe or l1")
+
+
+def _save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def fit(
+    model: nn.Module,
+    batcher: WindowBatcher,
+    cfg: TrainConfig,
+    out_dir: Path,
+    validate: Callable[[nn.Module], float],
+    on_epoch: Callable[[int, float, float], None] | None = None,
+    stop_after: int | None = None,
+) -> History:
+    """Train for ``cfg.epochs`` epochs, resuming from ``out_dir/latest.pt`` if it exists.
+
+    ``validate(model)`` returns the validation MPJPE in mm (the model is in eval mode);
+    ``on_epoch(epoch, loss, mpjpe)`` is called after each epoch (e.g. DVCLive logging);
+    ``stop_after`` ends the run early after that many epochs in total (tests of resume).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = batcher.device
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=True)
+    hist = History()
+    torch.manual_seed(cfg.seed)
+    latest = out_dir / "latest.pt"
+    if latest.is_file():
+        state = torch.load(latest, map_location=device, weights_only=False)
+        if state["config"] != asdict(cfg):
+            raise ValueError(f"{latest}: written with other training settings; delete it to start over")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        hist = History(**state["history"])
+        torch.set_rng_state(state["rng_cpu"])
+        if device.type == "cuda" and state.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(state["rng_cuda"])
+        log.info("resuming from %s after epoch %d", latest, hist.epoch)
+    criterion = loss_fn(cfg.loss)
+    amp = cfg.amp and device.type == "cuda"
+    last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    for epoch in range(hist.epoch, last):
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * cfg.lr_decay ** epoch
+        set_bn_momentum(model, bn_momentum(epoch, cfg))
+        model.train()
+        total, count = torch.zeros((), device=device), 0
+        batches = batcher.epoch(cfg.batch_size, cfg.seed, epoch, cfg.flip)
+        for x, y in tqdm(batches, total=batcher.num_batches(cfg.batch_size, cfg.flip),
+                         desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=1.0):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                pred = model(x)
+            loss = criterion(pred.float(), y)  # targets are root-relative: the root sits at the origin
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach() * x.shape[0]
+            count += x.shape[0]
+        train_loss = float(total) / max(count, 1)
+        model.eval()
+        with torch.no_grad():
+            val = float(validate(model))
+        hist.epoch = epoch + 1
+        hist.train_loss.append(train_loss)
+        hist.val_mpjpe_mm.append(val)
+        if val < hist.best_mpjpe_mm:
+            hist.best_mpjpe_mm, hist.best_epoch = val, epoch + 1
+            _save({"model": model.state_dict(), "epoch": epoch + 1, "val_mpjpe_mm": val}, out_dir / "best.pt")
+        _save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "history": asdict(hist),
+                "config": asdict(cfg),
+                "rng_cpu": torch.get_rng_state(),
+                "rng_cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+            },
+            latest,
+        )
+        log.info("epoch %d/%d: loss %.5f, validation MPJPE %.1f mm", epoch + 1, cfg.epochs, train_loss, val)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, train_loss, val)
+    return hist
