@@ -103,10 +103,11 @@ def fit(
     hist = History()
     torch.manual_seed(cfg.seed)
     latest = out_dir / "latest.pt"
-    if latest.is_file():
-        state = torch.load(latest, map_location=device, weights_only=False)
-        if state["config"] != asdict(cfg):
-            raise ValueError(f"{latest}: written with other training settings; delete it to start over")
+    state = torch.load(latest, map_location=device, weights_only=False) if latest.is_file() else None
+    if state is not None and state["config"] != asdict(cfg):
+        log.warning("%s was written with other training settings: starting over", latest)
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         hist = History(**state["history"])
