@@ -1,6 +1,6 @@
 """One recipe per Human3.6M action: which real clips, which procedural edits, in what rhythm.
 
-A recipe drives a :class:`pose3d.synth.motion.Builder` until the sequence is long enough.
+A recipe drives a :class:`pose3d.synth.builder.Builder` until the sequence is long enough.
 Every choice comes from the builder's random generator, so a recipe is deterministic in
 (seed, subject, action, sub-action) and differs between sub-actions and subjects.
 
@@ -16,7 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-from pose3d.synth.motion import BLEND, FPS, ArmTarget, Builder, upright_time, wrap_angle
+from pose3d.synth.builder import BLEND, ArmTarget, Builder
+from pose3d.synth.clips import upright_time
+from pose3d.synth.signals import FPS, wrap_angle
 
 R, L = +1, -1
 WALK_CLIPS = ("long_walk1", "long_walk2", "long_walk3", "walk", "walk_forward")

@@ -11,13 +11,15 @@ import pytest
 from pose3d.h36m.skeleton import DUPLICATES_32, H36M16_FROM_32, H36M32, PARENTS_16, PARENTS_32, bone_lengths
 from pose3d.synth import bodies
 from pose3d.synth.actions import CLIPS_USED, RECIPES
+from pose3d.synth.clips import mirror_pose
 from pose3d.synth.kinematics import (
     DM_OFFSETS_M, DM_PARENTS, global_rotations, h36m_positions, dm_positions, matrix_to_quat,
     quat_about, quat_from_axis_angle, quat_mul, quat_rotate, quat_slerp, quat_to_matrix,
     quat_yaw, two_bone_ik,
 )
-from pose3d.synth.motion import ACTIONS, AREA_X_MM, AREA_Y_MM, generate_sequence, mirror_pose
+from pose3d.synth.motion import ACTIONS, generate_sequence
 from pose3d.synth.motion_library import CLIPS, LIBRARY_PATH, load_library, main, sample_clip
+from pose3d.synth.paths import AREA_X_MM, AREA_Y_MM
 
 N = 1500
 FPS = 50.0
