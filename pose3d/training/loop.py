@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pose3d.training.batching import WindowBatcher
+from pose3d.training.losses import get_loss
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class TrainConfig:
     batch_size: int = 1024
     lr: float = 1e-3
     lr_decay: float = 0.95
-    loss: str = "mpjpe"  # mpjpe | l1
+    loss: str = "mpjpe"  # a name of pose3d.training.losses.LOSSES (mpjpe, l1, mse, ...)
     seed: int = 0
     flip: bool = True
     bn_momentum_start: float = 0.1
@@ -64,14 +65,6 @@ def set_bn_momentum(model: nn.Module, momentum: float) -> None:
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = momentum
-
-
-def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if name == "mpjpe":
-        return lambda p, t: torch.linalg.vector_norm(p - t, dim=-1).mean()
-    if name == "l1":
-        return lambda p, t: (p - t).abs().mean()
-    raise ValueError(f"unknown loss {name!r}; choose mpjpe or l1")
 
 
 def _save(obj: dict, path: Path) -> None:
@@ -115,7 +108,7 @@ def fit(
         if device.type == "cuda" and state.get("rng_cuda") is not None:
             torch.cuda.set_rng_state(state["rng_cuda"])
         log.info("resuming from %s after epoch %d", latest, hist.epoch)
-    criterion = loss_fn(cfg.loss)
+    criterion = get_loss(cfg.loss)
     amp = cfg.amp and device.type == "cuda"
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     for epoch in range(hist.epoch, last):
