@@ -1,0 +1,77 @@
+"""DVC stage ``evaluate@<experiment>``: every metric of one trained experiment, per action and joint.
+
+Full test sequences go through the evaluation form of the model (the dilated network for
+temporal models), with test-time flipping unless ``evaluate.tta`` is false. Writes
+``data/metrics/<name>/eval.json`` (DVC metrics: the action-wise means as headline, the
+frame-pooled means beside them), ``per_action.csv`` and ``per_joint.csv``; a protocol with
+several test sets (cross_action: ``unseen`` and ``all``) gets one block or row set per set.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from pose3d.metrics.aggregate import ErrorAccumulator
+from pose3d.metrics.errors import sequence_metrics
+from pose3d.training.data import PoseData
+from pose3d.training.inference import predict_sequence
+from pose3d.training.loop import resolve_device
+from stages.common import fail, load_params, provenance, setup_logging, write_json
+from stages.experiments import build_experiment_model, experiment_config, split_for
+
+POSES = Path("data/processed/poses")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--experiment", required=True)
+    args = ap.parse_args(argv)
+    log = setup_logging(f"evaluate@{args.experiment}")
+    params = load_params()
+    tta = bool((params.get("evaluate") or {}).get("tta", True))
+    checkpoint = Path("data/models") / args.experiment / "best.pt"
+    try:
+        cfg = experiment_config(params, args.experiment)
+        data = PoseData(POSES)
+        split = split_for(cfg, params, data.available)
+        model = build_experiment_model(cfg, training=False)
+    except (KeyError, ValueError) as exc:
+        fail(log, f"experiment {args.experiment!r}: {exc}")
+    if not checkpoint.is_file():
+        fail(log, f"{checkpoint}: no trained model (run train@{args.experiment} first)")
+    device = resolve_device(str(cfg.get("device", "auto")))
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
+    model = model.to(device).eval()
+    rf = model.receptive_field
+
+    t0 = time.time()
+    summaries, per_action, per_joint = {}, [], []
+    for test_name, views in split.tests.items():
+        acc = ErrorAccumulator()
+        for subject, key, cam in views:
+            v = data.view(subject, key, cam)
+            pred = predict_sequence(model, v.pose2d, rf, device, tta=tta)
+            metrics, joint = sequence_metrics(pred * 1000.0, v.pose3d * 1000.0)  # millimetres
+            acc.add(subject, key, cam, metrics, joint)
+        summaries[test_name] = acc.summary()
+        per_action.append(acc.per_action(averages=True).reset_index().assign(test_set=test_name))
+        per_joint.append(acc.per_joint().reset_index().assign(test_set=test_name))
+        s = summaries[test_name]
+        log.info("%s [%s]: MPJPE %.1f mm, P-MPJPE %.1f mm (action-wise mean over %d actions; pooled %.1f / %.1f)",
+                 args.experiment, test_name, s["mpjpe"], s["p_mpjpe"], s["actions"], s["mpjpe_pooled"], s["p_mpjpe_pooled"])
+
+    out = Path("data/metrics") / args.experiment
+    out.mkdir(parents=True, exist_ok=True)
+    headline = summaries.get("test", summaries.get("all", next(iter(summaries.values()))))
+    write_json(out / "eval.json", {**headline, "test_sets": summaries, "tta": tta})
+    pd.concat(per_action).to_csv(out / "per_action.csv", index=False, float_format="%.4f")
+    pd.concat(per_joint).to_csv(out / "per_joint.csv", index=False, float_format="%.4f")
+    write_json(out / "eval.provenance.json", provenance(device=str(device), seconds=time.time() - t0))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""train@ and evaluate@ stage modules on the tiny stand-in: checkpoints, DVCLive logs, metric files."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+
+from tests.helpers import run_stage, write_params
+
+pytestmark = pytest.mark.slow
+
+EXPERIMENT = {"model": "srnet", "arc": [1, 1, 1], "groups": 5, "protocol": "cross_subject", "loss": "l1"}
+
+
+@pytest.fixture(scope="module")
+def workspace(tiny_poses, tmp_path_factory):
+    ws = tmp_path_factory.mktemp("train")
+    shutil.copytree(tiny_poses, ws / "data/processed/poses")
+    write_params(ws, train={"device": "cpu", "epochs": 2, "batch_size": 2048, "lr": 0.001, "lr_decay": 0.95,
+                            "seed": 1, "flip": True, "amp": True, "val_max_views": 8})
+    params_text = (ws / "params.yaml").read_text()
+    params_text += "\nexperiments:\n  srnet_tiny: " + json.dumps(EXPERIMENT) + "\nevaluate:\n  tta: true\n"
+    (ws / "params.yaml").write_text(params_text)
+    return ws
+
+
+def test_train_writes_checkpoints_and_dvclive_logs(workspace):
+    proc = run_stage("train", workspace, "--experiment", "srnet_tiny")
+    assert proc.returncode == 0, proc.stderr
+    models = workspace / "data/models/srnet_tiny"
+    assert {p.name for p in models.iterdir()} >= {"latest.pt", "best.pt", "config.json"}
+    latest = torch.load(models / "latest.pt", weights_only=False)
+    assert latest["history"]["epoch"] == 2 and len(latest["history"]["val_mpjpe_mm"]) == 2
+    logged = json.loads((workspace / "data/metrics/srnet_tiny/train/metrics.json").read_text())
+    assert logged["step"] == 1 and "val" in logged and "train" in logged
+    assert (workspace / "data/metrics/srnet_tiny/train/plots/metrics").is_dir()
+
+
+def test_evaluate_writes_metrics_per_action_and_joint(workspace):
+    if not (workspace / "data/models/srnet_tiny/best.pt").is_file():
+        assert run_stage("train", workspace, "--experiment", "srnet_tiny").returncode == 0
+    proc = run_stage("evaluate", workspace, "--experiment", "srnet_tiny")
+    assert proc.returncode == 0, proc.stderr
+    out = workspace / "data/metrics/srnet_tiny"
+    summary = json.loads((out / "eval.json").read_text())
+    for key in ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck150", "auc", "mpjpe_pooled"):
+        assert key in summary
+    assert summary["actions"] == 15 and summary["p_mpjpe"] < summary["mpjpe"]
+    per_action = pd.read_csv(out / "per_action.csv")
+    assert {"action", "mpjpe", "p_mpjpe", "frames", "test_set"} <= set(per_action.columns)
+    groups = per_action[~per_action["action"].isin(["Average", "Pooled"])]
+    assert len(groups) == 15
+    average = per_action.loc[per_action["action"] == "Average", "mpjpe"].item()
+    assert average == pytest.approx(groups["mpjpe"].mean(), rel=1e-3)
+    assert average == pytest.approx(summary["mpjpe"], rel=1e-3)
+    per_joint = pd.read_csv(out / "per_joint.csv")
+    assert len(per_joint) == 17 and "mpjpe" in per_joint.columns
+
+
+def test_unknown_experiment_and_missing_model(workspace):
+    proc = run_stage("train", workspace, "--experiment", "nope")
+    assert proc.returncode != 0 and "no experiment 'nope'" in proc.stderr
+    shutil.rmtree(workspace / "data/models", ignore_errors=True)
+    proc = run_stage("evaluate", workspace, "--experiment", "srnet_tiny")
+    assert proc.returncode != 0 and "no trained model" in proc.stderr
