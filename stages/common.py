@@ -1,6 +1,7 @@
 """What every stage does the same way: read params, log, write outputs atomically, record provenance."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import logging
@@ -32,6 +33,18 @@ def setup_logging(name: str) -> logging.Logger:
         stream=sys.stderr,
     )
     return logging.getLogger(name)
+
+
+def start(doc: str, argv: list[str] | None, name: str, **options: dict) -> tuple[argparse.Namespace, logging.Logger, dict]:
+    """Parse a stage's command line (``--<option>`` per keyword), set up logging, read params.
+
+    ``name`` may use the parsed options, e.g. ``"train@{experiment}"``.
+    """
+    ap = argparse.ArgumentParser(description=doc)
+    for flag, spec in options.items():
+        ap.add_argument(f"--{flag}", **spec)
+    args = ap.parse_args(argv)
+    return args, setup_logging(name.format(**vars(args))), load_params()
 
 
 def git_revision() -> str:

@@ -8,7 +8,6 @@ and the problem, and nothing is written.
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from pose3d.h36m.cdf_io import PoseFileError
 from pose3d.h36m.convert import convert_archive
 from pose3d.h36m.sequences import resolve_rules, subject_sequences
 from pose3d.synth.manifest import read_manifest
-from stages.common import atomic_dir, fail, load_params, provenance, setup_logging, write_json
+from stages.common import atomic_dir, fail, provenance, start, write_json
 
 OUT = Path("data/processed/poses")
 
@@ -34,11 +33,7 @@ def expected_frames(raw_dir: Path, subject: str) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args(argv)
-    log = setup_logging("convert")
-    params = load_params()
+    args, log, params = start(__doc__, argv, "convert", out={"type": Path, "default": OUT})
     ds, cfg = params.get("dataset", {}), params.get("convert", {})
     raw_dir = Path(ds.get("raw_dir", "data/raw/synthetic"))
     subjects = list(ds.get("subjects", SUBJECTS_LABELLED))

@@ -8,7 +8,6 @@ several test sets (cross_action: ``unseen`` and ``all``) gets one block or row s
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -20,18 +19,14 @@ from pose3d.metrics.errors import sequence_metrics
 from pose3d.training.data import PoseData
 from pose3d.training.inference import predict_sequence
 from pose3d.training.loop import resolve_device
-from stages.common import fail, load_params, provenance, setup_logging, write_json
+from stages.common import fail, provenance, start, write_json
 from stages.experiments import build_experiment_model, experiment_config, split_for
 
 POSES = Path("data/processed/poses")
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--experiment", required=True)
-    args = ap.parse_args(argv)
-    log = setup_logging(f"evaluate@{args.experiment}")
-    params = load_params()
+    args, log, params = start(__doc__, argv, "evaluate@{experiment}", experiment={"required": True})
     tta = bool((params.get("evaluate") or {}).get("tta", True))
     checkpoint = Path("data/models") / args.experiment / "best.pt"
     try:

@@ -6,7 +6,6 @@ download never gets mixed with generated data.
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -14,17 +13,13 @@ from pose3d.parallel import pmap
 from pose3d.synth.archive import SubjectJob, write_subject
 from pose3d.synth.manifest import MANIFEST, write_manifest
 from pose3d.synth.profiles import get_profile
-from stages.common import atomic_dir, fail, load_params, provenance, setup_logging, write_json
+from stages.common import atomic_dir, fail, provenance, start, write_json
 
 OUT = Path("data/raw/synthetic")
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args(argv)
-    log = setup_logging("synthesize")
-    params = load_params()
+    args, log, params = start(__doc__, argv, "synthesize", out={"type": Path, "default": OUT})
     ds, syn = params.get("dataset", {}), params.get("synthesize", {})
 
     t0 = time.time()

@@ -6,7 +6,6 @@ logs in ``data/metrics/<name>/train/``. Resumes from ``latest.pt`` after an inte
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -16,18 +15,14 @@ from pose3d.training.batching import WindowBatcher
 from pose3d.training.data import PoseData
 from pose3d.training.loop import TrainConfig, fit, resolve_device
 from pose3d.training.validation import validation_views, view_mpjpe_mm
-from stages.common import fail, load_params, provenance, setup_logging, write_json
+from stages.common import fail, provenance, start, write_json
 from stages.experiments import build_experiment_model, experiment_config, split_for
 
 POSES = Path("data/processed/poses")
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--experiment", required=True)
-    args = ap.parse_args(argv)
-    log = setup_logging(f"train@{args.experiment}")
-    params = load_params()
+    args, log, params = start(__doc__, argv, "train@{experiment}", experiment={"required": True})
     try:
         cfg = experiment_config(params, args.experiment)
         data = PoseData(POSES)

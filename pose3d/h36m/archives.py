@@ -45,7 +45,7 @@ class _HashingReader:
 
     def drain(self) -> str:
         """Hash whatever the tar reader left unread (end padding) and return the hex digest."""
-        while chunk := self.read(_CHUNK):
+        while self.read(_CHUNK):
             pass
         return self.md5.hexdigest()
 
