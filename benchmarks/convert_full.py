@@ -106,7 +106,7 @@ from pose3d.h36m.convert import convert_archive
 from pose3d.h36m.sequences import resolve_rules
 from stages.convert import expected_frames
 raw, out = Path(sys.argv[1]), Path(sys.argv[2])
-expected = {s: expected_frames(raw, s) for s in %(subjects)r}
+expected = expected_frames(raw, %(subjects)r)
 convert_archive(raw, expected, out, tuple(resolve_rules(['s11_directions'])), check_mono=%(mono)r, workers=2)
 """
 

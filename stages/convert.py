@@ -22,14 +22,15 @@ from stages.common import atomic_dir, fail, provenance, start, write_json
 OUT = Path("data/processed/poses")
 
 
-def expected_frames(raw_dir: Path, subject: str) -> dict[str, int]:
-    """Pose frames per file: the official table, or the synthetic manifest's smaller profile."""
+def expected_frames(raw_dir: Path, subjects: list[str]) -> dict[str, dict[str, int]]:
+    """Pose frames per subject and file: the official table, or the stand-in's manifest."""
     manifest = read_manifest(raw_dir)
-    if manifest is not None:
-        if subject not in manifest["pose_frames"]:
-            raise PoseFileError(raw_dir / "synthetic_manifest.json", f"has no subject {subject}")
-        return dict(manifest["pose_frames"][subject])
-    return {s.file_base: s.pose_frames for s in subject_sequences(subject)}
+    if manifest is None:
+        return {s: {q.file_base: q.pose_frames for q in subject_sequences(s)} for s in subjects}
+    missing = [s for s in subjects if s not in manifest["pose_frames"]]
+    if missing:
+        raise PoseFileError(raw_dir / "synthetic_manifest.json", f"has no subject {', '.join(missing)}")
+    return {s: dict(manifest["pose_frames"][s]) for s in subjects}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     try:
         rules = tuple(resolve_rules(ds.get("exclude", [])))
-        expected = {s: expected_frames(raw_dir, s) for s in subjects}
+        expected = expected_frames(raw_dir, subjects)
         with atomic_dir(args.out) as tmp:
             results = convert_archive(
                 raw_dir, expected, tmp, rules,

@@ -84,24 +84,11 @@ def distort_normalised(xy: np.ndarray, camera: Camera, clamp: bool = False) -> n
 
 def project_camera(points_cam: np.ndarray, camera: Camera, distort: bool = True) -> np.ndarray:
     """Camera-frame points (..., 3) -> pixel coordinates (..., 2) of the distorted image."""
-    points_cam = _float(points_cam)
-    z = points_cam[..., 2]
-    x = points_cam[..., 0] / z
-    y = points_cam[..., 1] / z
-    if distort:
-        x, y = _distort_xy(x, y, camera)
-    dt = x.dtype.type
-    (fx, fy), (cx, cy) = camera.focal_px, camera.centre_px
-    out = np.empty(x.shape + (2,), dtype=x.dtype)
-    np.multiply(x, dt(fx), out=out[..., 0])
-    out[..., 0] += dt(cx)
-    np.multiply(y, dt(fy), out=out[..., 1])
-    out[..., 1] += dt(cy)
-    return out
+    return np.stack(project_planar(np.moveaxis(_float(points_cam), -1, 0), camera, distort), axis=-1)
 
 
 def project_planar(xyz: np.ndarray, camera: Camera, distort: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(3, M) camera-frame coordinates -> pixel rows (u, v), each (M,)."""
+    """(3, ...) camera-frame coordinates -> pixel planes (u, v), each (...)."""
     x = xyz[0] / xyz[2]
     y = xyz[1] / xyz[2]
     if distort:

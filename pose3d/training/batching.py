@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from pose3d.h36m.skeleton import H36M17
 from pose3d.training.data import ViewData
+from pose3d.training.normalization import flip_poses
 
 
 def edge_pad(seq: np.ndarray, pad: int) -> np.ndarray:
@@ -47,7 +47,6 @@ class WindowBatcher:
         self.y = torch.from_numpy(np.concatenate([v.pose3d for v in views])).to(self.device)
         self.start = torch.from_numpy(np.concatenate(starts)).to(self.device)
         self.offsets = torch.arange(self.rf, device=self.device)
-        self.perm = torch.from_numpy(H36M17.flip_permutation()).to(self.device)
 
     def __len__(self) -> int:
         return self.y.shape[0]
@@ -66,13 +65,7 @@ class WindowBatcher:
             targets = self.y[idx, None]
             if flip:
                 mirrored = chunk >= n
-                windows = torch.where(mirrored[:, None, None, None], mirror(windows, self.perm), windows)
-                targets = torch.where(mirrored[:, None, None, None], mirror(targets, self.perm), targets)
+                windows = torch.where(mirrored[:, None, None, None], flip_poses(windows), windows)
+                targets = torch.where(mirrored[:, None, None, None], flip_poses(targets), targets)
             yield windows, targets
 
-
-def mirror(poses: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
-    """Negate x and swap left/right joints of (..., J, D) poses."""
-    out = poses[..., perm, :].clone()
-    out[..., 0] = -out[..., 0]
-    return out

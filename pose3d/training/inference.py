@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from pose3d.h36m.skeleton import H36M17
-from pose3d.training.batching import edge_pad, mirror
+from pose3d.training.batching import edge_pad
+from pose3d.training.normalization import flip_poses
 
 
 @torch.no_grad()
@@ -19,10 +19,9 @@ def predict_sequence(model: nn.Module, pose2d: np.ndarray, receptive_field: int,
                      tta: bool = True, chunk: int = 65536) -> np.ndarray:
     """(N, J, 2) screen-normalised 2D -> (N, J, 3) root-relative 3D (metres)."""
     model.eval()
-    perm = torch.from_numpy(H36M17.flip_permutation()).to(device)
     pad = (receptive_field - 1) // 2
     x = torch.from_numpy(edge_pad(pose2d, pad)).to(device)[None]
-    inputs = [x, mirror(x, perm)] if tta else [x]
+    inputs = [x, flip_poses(x)] if tta else [x]
     outs = []
     for inp in inputs:
         if receptive_field == 1:  # frames as a batch, in chunks
@@ -31,6 +30,6 @@ def predict_sequence(model: nn.Module, pose2d: np.ndarray, receptive_field: int,
             pred = model(inp)[0]
         outs.append(pred.float())
     if tta:
-        outs[1] = mirror(outs[1], perm)
+        outs[1] = flip_poses(outs[1])
     pred = torch.stack(outs).mean(0)
     return pred.cpu().numpy()

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from pose3d.models.videopose import set_bn_momentum
 from pose3d.training.batching import WindowBatcher
 from pose3d.training.losses import get_loss
 
@@ -59,12 +60,6 @@ def bn_momentum(epoch: int, cfg: TrainConfig) -> float:
     """Momentum after ``epoch`` completed epochs: exponential from start to end over the run."""
     ratio = math.log(cfg.bn_momentum_start / cfg.bn_momentum_end)
     return cfg.bn_momentum_start * math.exp(-(epoch / max(cfg.epochs, 1)) * ratio)
-
-
-def set_bn_momentum(model: nn.Module, momentum: float) -> None:
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.momentum = momentum
 
 
 def _save(obj: dict, path: Path) -> None:
