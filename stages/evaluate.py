@@ -14,11 +14,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from pose3d.metrics.aggregate import ErrorAccumulator
-from pose3d.metrics.errors import sequence_metrics
 from pose3d.training.data import PoseData
 from pose3d.training.inference import predict_sequence
 from pose3d.training.loop import resolve_device
+from pose3d.training.scoring import score_views
 from stages.common import fail, provenance, start, write_json
 from stages.experiments import build_experiment_model, experiment_config, split_for
 
@@ -41,17 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device(str(cfg.get("device", "auto")))
     model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
     model = model.to(device).eval()
-    rf = model.receptive_field
+    rf, norm = model.receptive_field, cfg.get("norm", "base")
 
     t0 = time.time()
     summaries, per_action, per_joint = {}, [], []
     for test_name, views in split.tests.items():
-        acc = ErrorAccumulator()
-        for subject, key, cam in views:
-            v = data.view(subject, key, cam)
-            pred = predict_sequence(model, v.pose2d, rf, device, tta=tta)
-            metrics, joint = sequence_metrics(pred * 1000.0, v.pose3d * 1000.0)  # millimetres
-            acc.add(subject, key, cam, metrics, joint)
+        acc = score_views(data, views, lambda v: predict_sequence(model, v.pose2d, rf, device, tta=tta), norm)
         summaries[test_name] = acc.summary()
         per_action.append(acc.per_action(averages=True).reset_index().assign(test_set=test_name))
         per_joint.append(acc.per_joint().reset_index().assign(test_set=test_name))

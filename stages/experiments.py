@@ -1,25 +1,42 @@
 """Named experiments of params.yaml: the common ``train`` section overlaid with one entry."""
 from __future__ import annotations
 
+import difflib
+from dataclasses import fields
+
 from torch import nn
 
-from pose3d.models import build_model, model_params
+from pose3d.models import build_model, hyperparameter_names, model_params
+from pose3d.training.loop import TrainConfig
+from pose3d.training.normalization import MODES
 from pose3d.training.protocols import Split, make_split
-
+from pose3d.training.residual import Residual2D
 
 #: models with a strided training twin and a dilated whole-sequence form
 TEMPORAL_MODELS = ("videopose", "srnet")
-#: input/target normalisations the training pipeline applies (SRNet's others: pose3d.training.normalization)
-SUPPORTED_NORMS = ("base",)
+#: keys of an experiment that are not model hyper-parameters
+RUN_KEYS = frozenset({f.name for f in fields(TrainConfig)} | {
+    "model", "norm", "protocol", "train_action", "train_cameras", "test_cameras",
+    "device", "val_max_views", "frame_stride",
+})
 
 
 def experiment_config(params: dict, name: str) -> dict:
+    """``train`` overlaid with ``experiments.<name>``; unknown keys and values are errors, so a
+    typo in params.yaml cannot silently train the default."""
     experiments = params.get("experiments") or {}
     if name not in experiments:
         raise KeyError(f"no experiment {name!r} under experiments: in params.yaml (have {', '.join(experiments)})")
-    cfg = {**(params.get("train") or {}), **experiments[name]}
-    if cfg.get("norm", "base") not in SUPPORTED_NORMS:
-        raise ValueError(f"norm {cfg['norm']!r}: the training pipeline applies {', '.join(SUPPORTED_NORMS)} only so far")
+    cfg = {**(params.get("train") or {}), **(experiments[name] or {})}
+    if "model" not in cfg:
+        raise ValueError("no 'model' (fc, videopose or srnet)")
+    known = RUN_KEYS | hyperparameter_names(cfg["model"], cfg)
+    for key in sorted(set(cfg) - known):
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]!r}?" if close else f" for model {cfg['model']!r}"
+        raise ValueError(f"unknown key {key!r}{hint}")
+    if cfg.get("norm", "base") not in MODES:
+        raise ValueError(f"norm {cfg['norm']!r} is not one of {', '.join(MODES)}")
     return cfg
 
 
@@ -38,9 +55,11 @@ def split_for(cfg: dict, params: dict, available: dict) -> Split:
 
 def build_experiment_model(cfg: dict, training: bool) -> nn.Module:
     """The experiment's network: the strided single-frame twin to train a temporal model,
-    the dilated whole-sequence form to evaluate it (same weights, same state_dict)."""
+    the dilated whole-sequence form to evaluate it (same weights, same state_dict); in the
+    ``lcn`` normalisation x, y are predicted as a residual on the 2D input."""
     name = cfg["model"]
     params = model_params(name, cfg)
     if name in TEMPORAL_MODELS:
         params["strided"] = training
-    return build_model(name, params)
+    model = build_model(name, params)
+    return Residual2D(model) if cfg.get("norm", "base") == "lcn" else model

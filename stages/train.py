@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyError, ValueError) as exc:
         fail(log, f"experiment {args.experiment!r}: {exc}")
     device = resolve_device(str(cfg.get("device", "auto")))
-    rf = model.receptive_field
-    batcher = WindowBatcher(data.views(split.train), rf, device)
-    val = data.views(validation_views(split, int(cfg.get("val_max_views", 64))))
+    rf, norm = model.receptive_field, cfg.get("norm", "base")
+    batcher = WindowBatcher(data.views(split.train, norm), rf, device, int(cfg.get("frame_stride", 1)))
+    val = data.views(validation_views(split, int(cfg.get("val_max_views", 64))), norm)
     log.info("%s: %s, %d training examples, receptive field %d, device %s",
              args.experiment, cfg["model"], len(batcher), rf, device)
 

@@ -1,6 +1,7 @@
 """The DVC pipeline in a real, temporary git + DVC repository: caching and selective re-runs."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,15 @@ import yaml
 from tests.helpers import ROOT, stage_env, write_params
 
 pytestmark = pytest.mark.slow
+
+
+#: seconds-long training: the pipeline's wiring is under test here, not the models
+TINY_TRAIN = {"device": "cpu", "epochs": 1, "frame_stride": 4, "val_max_views": 4, "bn_recalibrate": 2}
+TINY_EXPERIMENTS = {
+    "fc_tiny": {"model": "fc", "loss": "l1"},
+    "srnet_tiny": {"model": "srnet", "arc": [1, 1, 1], "groups": 5, "channels": 64, "loss": "l1"},
+}
+STAGES = {"synthesize", "convert"} | {f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
 
 
 def sh(ws, *args, check=True) -> subprocess.CompletedProcess:
@@ -42,7 +52,11 @@ def repo(tmp_path_factory):
         shutil.copytree(ROOT / name, ws / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", ws / "dvc.yaml")
     shutil.copy(ROOT / ".gitignore", ws / ".gitignore")
-    write_params(ws, synthesize={"profile": "tiny"}, dataset={"subjects": ["S1", "S9", "S11"]})
+    params = write_params(ws, synthesize={"profile": "tiny"}, dataset={"subjects": ["S1", "S9", "S11"]},
+                          train=TINY_TRAIN)
+    params["dataset"]["train_subjects"] = ["S1"]
+    params["experiments"] = TINY_EXPERIMENTS
+    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(ws, "git", "init", "-q")
     dvc(ws, "init", "-q")
     sh(ws, "git", "add", "-A")
@@ -52,8 +66,13 @@ def repo(tmp_path_factory):
 
 def test_repro_runs_everything_then_nothing(repo):
     first = dvc(repo, "repro")
-    assert ran(first) == {"synthesize", "convert"}
+    assert ran(first) == STAGES
     assert (repo / "data/processed/poses/data_3d_h36m.npz").is_file()
+    for name in TINY_EXPERIMENTS:
+        assert (repo / f"data/models/{name}/best.pt").is_file()
+        assert "mpjpe" in json.loads((repo / f"data/metrics/{name}/eval.json").read_text())
+    shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
+    assert any("mpjpe" in json.dumps(v) for v in shown.values())
     second = dvc(repo, "repro")
     assert ran(second) == set()
     assert dvc(repo, "status").stdout.strip().endswith("up to date.")
@@ -68,14 +87,37 @@ def test_convert_param_reruns_convert_only(repo):
 
 def test_unread_param_reruns_nothing(repo):
     dvc(repo, "repro")
-    set_param(repo, "dataset", "train_subjects", ["S1"])  # no stage so far reads it
+    set_param(repo, "extra_experiments", "videopose_243f", {"model": "videopose", "epochs": 1})  # no stage reads it
     assert ran(dvc(repo, "repro")) == set()
 
 
-def test_synthesize_param_reruns_both(repo):
+def test_one_experiments_learning_rate_reruns_its_train_and_evaluate_only(repo):
+    dvc(repo, "repro")
+    before = (repo / "data/models/fc_tiny/best.pt").read_bytes()
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["experiments"]["srnet_tiny"]["lr"] = 0.0005
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(dvc(repo, "repro")) == {"train@srnet_tiny", "evaluate@srnet_tiny"}
+    assert (repo / "data/models/fc_tiny/best.pt").read_bytes() == before
+    assert ran(dvc(repo, "repro")) == set()
+
+
+def test_common_training_param_reruns_every_experiment(repo):
+    dvc(repo, "repro")
+    set_param(repo, "train", "lr_decay", 0.9)
+    assert ran(dvc(repo, "repro")) == STAGES - {"synthesize", "convert"}
+
+
+def test_evaluate_param_reruns_evaluations_only(repo):
+    dvc(repo, "repro")
+    set_param(repo, "evaluate", "tta", False)
+    assert ran(dvc(repo, "repro")) == {f"evaluate@{e}" for e in TINY_EXPERIMENTS}
+
+
+def test_synthesize_param_reruns_everything_downstream(repo):
     dvc(repo, "repro")
     set_param(repo, "synthesize", "seed", 7)
-    assert ran(dvc(repo, "repro")) == {"synthesize", "convert"}
+    assert ran(dvc(repo, "repro")) == STAGES
 
 
 def test_deleted_output_is_restored_without_running(repo):

@@ -43,9 +43,14 @@ def _factory(name: str, params: Mapping[str, Any]) -> Callable[..., nn.Module]:
     return FC_VARIANTS[variant]
 
 
+def hyperparameter_names(name: str, config: Mapping[str, Any] | None = None) -> set[str]:
+    """Every hyper-parameter ``name`` takes (for ``fc``, of the variant ``config`` selects)."""
+    return _keys(_factory(name, config or {})) | ({"variant"} if name == "fc" else set())
+
+
 def model_params(name: str, config: Mapping[str, Any]) -> dict:
     """The entries of ``config`` (e.g. a whole experiment) that are hyper-parameters of ``name``."""
-    known = _keys(_factory(name, config)) | ({"variant"} if name == "fc" else set())
+    known = hyperparameter_names(name, config)
     return {k: v for k, v in config.items() if k in known}
 
 

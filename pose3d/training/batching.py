@@ -26,25 +26,32 @@ def edge_pad(seq: np.ndarray, pad: int) -> np.ndarray:
 class WindowBatcher:
     """All (window, target) training examples of some views, on one device.
 
+    ``frame_stride`` keeps every k-th frame of a view as a target (consecutive frames at
+    50 Hz are nearly identical); the input windows around them stay at the full frame rate.
     An epoch holds every target frame twice when ``flip`` is on, once mirrored (2D x and
     3D X negated, left and right joints swapped), shuffled by a seeded generator so that
     an epoch's order depends only on (seed, epoch): a resumed run sees the same batches.
     """
 
-    def __init__(self, views: list[ViewData], receptive_field: int, device: torch.device | str = "cpu"):
+    def __init__(self, views: list[ViewData], receptive_field: int, device: torch.device | str = "cpu",
+                 frame_stride: int = 1):
         if not views:
             raise ValueError("no training views: check the protocol's subjects, actions and cameras")
+        if int(frame_stride) < 1:
+            raise ValueError(f"frame_stride must be a positive integer, got {frame_stride!r}")
         self.rf = int(receptive_field)
         pad = (self.rf - 1) // 2
-        xs, starts, offset = [], [], 0
+        xs, ys, starts, offset = [], [], [], 0
         for v in views:
             padded = edge_pad(v.pose2d, pad)
             xs.append(padded)
-            starts.append(offset + np.arange(v.pose2d.shape[0]))
+            frames = np.arange(0, v.pose2d.shape[0], int(frame_stride))  # windows still see every frame
+            starts.append(offset + frames)
+            ys.append(v.pose3d[frames])
             offset += padded.shape[0]
         self.device = torch.device(device)
         self.x = torch.from_numpy(np.concatenate(xs)).to(self.device)
-        self.y = torch.from_numpy(np.concatenate([v.pose3d for v in views])).to(self.device)
+        self.y = torch.from_numpy(np.concatenate(ys)).to(self.device)
         self.start = torch.from_numpy(np.concatenate(starts)).to(self.device)
         self.offsets = torch.arange(self.rf, device=self.device)
 

@@ -17,7 +17,10 @@ from pose3d.training.normalization import flip_poses
 @torch.no_grad()
 def predict_sequence(model: nn.Module, pose2d: np.ndarray, receptive_field: int, device: torch.device,
                      tta: bool = True, chunk: int = 65536) -> np.ndarray:
-    """(N, J, 2) screen-normalised 2D -> (N, J, 3) root-relative 3D (metres)."""
+    """(N, J, 2) network-space 2D -> (N, J, 3) network-space 3D (``ViewData.metres`` converts it).
+
+    Mirroring (negated x, swapped sides) is a valid flip in every normalisation mode.
+    """
     model.eval()
     pad = (receptive_field - 1) // 2
     x = torch.from_numpy(edge_pad(pose2d, pad)).to(device)[None]

@@ -2,12 +2,14 @@
 
 Recipe (VideoPose3D / SRNet): Adam with AMSGrad, learning rate x``lr_decay`` after every
 epoch, BatchNorm momentum decayed exponentially from 0.1 to 0.001 over the run, flip
-augmentation, a fixed seed. ``latest.pt`` holds everything needed to continue (weights,
+augmentation, a fixed seed. Short runs can recompute the BatchNorm statistics after each
+epoch (``bn_recalibrate``, :mod:`pose3d.training.bn_stats`). ``latest.pt`` holds everything needed to continue (weights,
 optimiser, epoch, RNG state, history), so an interrupted run resumed from it ends with the
 same weights as an uninterrupted one on the CPU.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -21,6 +23,7 @@ from tqdm.auto import tqdm
 
 from pose3d.models.videopose import set_bn_momentum
 from pose3d.training.batching import WindowBatcher
+from pose3d.training.bn_stats import recalibrate_batchnorm
 from pose3d.training.losses import get_loss
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class TrainConfig:
     bn_momentum_start: float = 0.1
     bn_momentum_end: float = 0.001
     amp: bool = True  # mixed precision (bfloat16 autocast), on CUDA only
+    bn_recalibrate: int = 0  # >0: recompute BatchNorm statistics over this many batches after each epoch
 
 
 @dataclass
@@ -56,10 +60,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def bn_momentum(epoch: int, cfg: TrainConfig) -> float:
-    """Momentum after ``epoch`` completed epochs: exponential from start to end over the run."""
+def bn_momentum(epoch: int, cfg: TrainConfig, steps_per_epoch: int | None = None) -> float:
+    """Momentum after ``epoch`` completed epochs: exponential from start to end over the run.
+
+    Never below ``1 / steps_per_epoch``: the running statistics must average over at most
+    about one epoch of batches, or they lag behind the weights and the evaluation-mode
+    network is a different one (the seeds' schedule assumes ~1500 batches per epoch, where
+    the floor never binds; a short run of 40 batches per epoch would otherwise be scored
+    with statistics of its first epochs).
+    """
     ratio = math.log(cfg.bn_momentum_start / cfg.bn_momentum_end)
-    return cfg.bn_momentum_start * math.exp(-(epoch / max(cfg.epochs, 1)) * ratio)
+    momentum = cfg.bn_momentum_start * math.exp(-(epoch / max(cfg.epochs, 1)) * ratio)
+    if steps_per_epoch:
+        momentum = max(momentum, min(cfg.bn_momentum_start, 1.0 / steps_per_epoch))
+    return momentum
 
 
 def _save(obj: dict, path: Path) -> None:
@@ -109,7 +123,7 @@ def fit(
     for epoch in range(hist.epoch, last):
         for group in opt.param_groups:
             group["lr"] = cfg.lr * cfg.lr_decay ** epoch
-        set_bn_momentum(model, bn_momentum(epoch, cfg))
+        set_bn_momentum(model, bn_momentum(epoch, cfg, batcher.num_batches(cfg.batch_size, cfg.flip)))
         model.train()
         total, count = torch.zeros((), device=device), 0
         batches = batcher.epoch(cfg.batch_size, cfg.seed, epoch, cfg.flip)
@@ -124,6 +138,10 @@ def fit(
             total += loss.detach() * x.shape[0]
             count += x.shape[0]
         train_loss = float(total) / max(count, 1)
+        if cfg.bn_recalibrate > 0:
+            windows = (x for x, _ in batcher.epoch(cfg.batch_size, cfg.seed + 1, epoch, cfg.flip))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                recalibrate_batchnorm(model, itertools.islice(windows, cfg.bn_recalibrate))
         model.eval()
         with torch.no_grad():
             val = float(validate(model))

@@ -26,7 +26,7 @@ def view_mpjpe_mm(model: nn.Module, views: list[ViewData], receptive_field: int,
     """Frame-pooled MPJPE (mm) of ``model`` on ``views``, without test-time flipping."""
     total = frames = 0.0
     for v in views:
-        pred = predict_sequence(model, v.pose2d, receptive_field, device, tta=False)
-        total += float(np.linalg.norm(pred - v.pose3d, axis=-1).mean(axis=-1).sum())
+        pred = v.metres(predict_sequence(model, v.pose2d, receptive_field, device, tta=False))
+        total += float(np.linalg.norm(pred - v.metres(v.pose3d), axis=-1).mean(axis=-1).sum())
         frames += v.pose3d.shape[0]
     return 1000 * total / max(frames, 1)

@@ -7,6 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from tests.helpers import run_stage, write_params
 
@@ -66,3 +67,18 @@ def test_unknown_experiment_and_missing_model(workspace):
     shutil.rmtree(workspace / "data/models", ignore_errors=True)
     proc = run_stage("evaluate", workspace, "--experiment", "srnet_tiny")
     assert proc.returncode != 0 and "no trained model" in proc.stderr
+
+
+@pytest.mark.parametrize("norm", ["proj", "lcn"])
+def test_srnet_normalisations_train_and_score_in_millimetres(workspace, norm):
+    """Each mode trains in its own space and is scored after its inverse, in mm like `base`."""
+    name = f"srnet_{norm}"
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["experiments"][name] = {**EXPERIMENT, "norm": norm, "channels": 64, "epochs": 1}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for stage in ("train", "evaluate"):
+        proc = run_stage(stage, workspace, "--experiment", name)
+        assert proc.returncode == 0, proc.stderr
+    summary = json.loads((workspace / f"data/metrics/{name}/eval.json").read_text())
+    assert 10 < summary["mpjpe"] < 1000  # millimetres, not normalised units or metres
+    assert summary["p_mpjpe"] < summary["mpjpe"]

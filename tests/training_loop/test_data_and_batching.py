@@ -91,3 +91,27 @@ def test_epoch_order_depends_only_on_seed_and_epoch(data):
     other = [t for _, t in b.epoch(32, seed=3, epoch=3)]
     assert all(torch.equal(a, c) for a, c in zip(first, again))
     assert not all(torch.equal(a, c) for a, c in zip(first, other))
+
+
+def test_frame_stride_keeps_every_kth_target_with_full_rate_windows(data):
+    views = data.views([("S1", k, 0) for k in list(data.available["S1"])[:3]])
+    full, strided = WindowBatcher(views, 27), WindowBatcher(views, 27, frame_stride=4)
+    assert len(strided) == sum(-(-len(v.pose3d) // 4) for v in views)
+    assert torch.equal(strided.y, torch.from_numpy(np.concatenate([v.pose3d[::4] for v in views])))
+    first = torch.from_numpy(edge_pad(views[0].pose2d, 13))
+    assert torch.equal(strided.x[strided.start[1] + strided.offsets], first[4:31])  # frame 4's window, every frame
+    assert torch.equal(full.x, strided.x)
+    with pytest.raises(ValueError, match="frame_stride"):
+        WindowBatcher(views, 1, frame_stride=0)
+
+
+@pytest.mark.parametrize("norm", ["proj", "weak_proj", "lcn"])
+def test_views_in_other_normalisations_come_back_to_metres(data, norm):
+    base, other = data.view("S9", "Phoning 1", 2), data.view("S9", "Phoning 1", 2, norm)
+    assert other.norm == norm and other.params.shape == (len(base.pose3d), 5)
+    back = other.metres(other.pose3d)
+    if norm == "weak_proj":  # SRNet's round trip distorts x, y (both poses alike); depth survives
+        np.testing.assert_allclose(back[..., 2], base.pose3d[..., 2], atol=1e-5)
+    else:
+        np.testing.assert_allclose(back, base.pose3d, atol=1e-5)
+    assert not np.allclose(other.pose2d, base.pose2d)
