@@ -1,8 +1,10 @@
 """DVC stage ``synthesize``: write the synthetic Human3.6M stand-in in the official layout.
 
 Reads ``dataset`` (source, raw_dir, subjects) and ``synthesize`` (profile, seed, workers,
-dask_address). With ``dataset.source: real`` it writes nothing but a note, so a real
-download never gets mixed with generated data.
+dask_address, videos). ``synthesize.videos`` selects the subjects and actions that also
+get rendered videos and bounding-box masks; without it only the pose files are written.
+With ``dataset.source: real`` it writes nothing but a note, so a real download never gets
+mixed with generated data.
 """
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ import time
 from pathlib import Path
 
 from pose3d.parallel import pmap
-from pose3d.synth.archive import SubjectJob, write_subject
+from pose3d.synth.archive import SubjectJob, video_options, video_plan, video_record, write_subject
 from pose3d.synth.manifest import MANIFEST, write_manifest
 from pose3d.synth.profiles import get_profile
+from pose3d.synth.video_writer import pick_codec
 from stages.common import atomic_dir, fail, provenance, start, write_json
 
 OUT = Path("data/raw/synthetic")
@@ -43,16 +46,29 @@ def _generate(tmp: Path, ds: dict, syn: dict, log) -> None:
         fail(log, f"params.yaml synthesize.profile: {exc}")
     subjects = list(ds.get("subjects", []))
     seed = int(syn.get("seed", 0))
+    try:
+        videos = video_options(syn.get("videos"), subjects)
+        if videos:
+            pick_codec()  # fail before any work when this PyAV build cannot encode
+    except (ValueError, RuntimeError) as exc:
+        fail(log, f"params.yaml: {exc}")
     t0 = time.time()
-    jobs = [SubjectJob(str(tmp.resolve()), s, profile.name, seed) for s in subjects]  # absolute: Dask workers
+    root = str(tmp.resolve())  # absolute: Dask workers
+    jobs = [SubjectJob(root, s, profile.name, seed, videos.get(s)) for s in subjects]
+    plans = [video_plan(j) for j in jobs]
+    # videos cost far more than poses: start their subjects first
+    weights = [1.0 + sum(p.values()) / 500 for p in plans]
     frames = pmap(
         write_subject, jobs, workers=syn.get("workers"), dask_address=syn.get("dask_address"),
-        desc="synthesize subjects",
+        desc="synthesize subjects", weights=weights,
     )
     total = sum(sum(f.values()) for f in frames)
-    log.info("wrote %d subjects, %d pose frames per camera in %.1f s", len(jobs), total, time.time() - t0)
-    write_manifest(tmp, profile.name, seed, dict(zip(subjects, frames)))
+    n_videos = sum(len(p) for p in plans)
+    log.info("wrote %d subjects, %d pose frames per camera, %d videos in %.1f s",
+             len(jobs), total, n_videos, time.time() - t0)
+    write_manifest(tmp, profile.name, seed, dict(zip(subjects, frames)), video_record(jobs))
     log.info("profile %s, seed %d; manifest %s", profile.name, seed, MANIFEST)
+
 
 if __name__ == "__main__":
     main()

@@ -11,8 +11,13 @@ from pathlib import Path
 MANIFEST = "synthetic_manifest.json"
 
 
-def write_manifest(root: Path, profile: str, seed: int, frames: dict[str, dict[str, int]]) -> None:
-    """Written last by the generator, so its presence means the tree is complete."""
+def write_manifest(root: Path, profile: str, seed: int, frames: dict[str, dict[str, int]],
+                   videos: dict | None = None) -> None:
+    """Written last by the generator, so its presence means the tree is complete.
+
+    ``videos`` (when any were rendered): scale, size, codec, fps and, per subject,
+    {'<Seq>.<camera>': video frames}.
+    """
     data = {
         "generator": "pose3d synthetic Human3.6M stand-in",
         "profile": profile,
@@ -20,6 +25,8 @@ def write_manifest(root: Path, profile: str, seed: int, frames: dict[str, dict[s
         "subjects": list(frames),
         "pose_frames": frames,
     }
+    if videos:
+        data["videos"] = videos
     tmp = Path(root) / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(Path(root) / MANIFEST)
