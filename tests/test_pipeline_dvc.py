@@ -20,7 +20,7 @@ TINY_EXPERIMENTS = {
     "fc_tiny": {"model": "fc", "loss": "l1"},
     "srnet_tiny": {"model": "srnet", "arc": [1, 1, 1], "groups": 5, "channels": 64, "loss": "l1"},
 }
-STAGES = {"synthesize", "convert"} | {f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
+STAGES = {"synthesize", "convert", "priors"} | {f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
 
 
 def sh(ws, *args, check=True) -> subprocess.CompletedProcess:
@@ -105,7 +105,7 @@ def test_one_experiments_learning_rate_reruns_its_train_and_evaluate_only(repo):
 def test_common_training_param_reruns_every_experiment(repo):
     dvc(repo, "repro")
     set_param(repo, "train", "lr_decay", 0.9)
-    assert ran(dvc(repo, "repro")) == STAGES - {"synthesize", "convert"}
+    assert ran(dvc(repo, "repro")) == STAGES - {"synthesize", "convert", "priors"}
 
 
 def test_evaluate_param_reruns_evaluations_only(repo):

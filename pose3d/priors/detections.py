@@ -1,0 +1,120 @@
+"""The 2D input of the priors (and of any lifting stage): ground truth, noisy ground truth, or a file.
+
+Imported detections use VideoPose3D's ``data_2d_h36m_<source>.npz`` format (keys
+``positions_2d`` and ``metadata``, nested dicts in 0-d object arrays). Detection arrays
+may be longer than the mocap (VideoPose3D's ``run.py`` truncates them to the 3D length);
+shorter ones, missing subjects, actions or cameras, and other joint layouts are errors
+that name the file and what is missing.
+"""
+from __future__ import annotations
+
+import pickle
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from pose3d.h36m.skeleton import H36M17
+from pose3d.h36m.vp3d_format import load_2d
+from pose3d.priors.noise import NoiseParams, noisy_positions_2d
+
+SOURCES: tuple[str, ...] = ("gt", "noisy", "file")
+
+Positions2D = dict[str, dict[str, list[np.ndarray]]]
+
+
+class DetectionsError(ValueError):
+    """An imported detections file that cannot serve as 2D input; the message names the file."""
+
+
+def _listing(items: list[str], limit: int = 8) -> str:
+    head = ", ".join(items[:limit])
+    return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def load_detections(path: Path, frames: Mapping[str, Mapping[str, int]], num_cameras: int = 4) -> Positions2D:
+    """Detections covering ``frames`` ({subject: {action: pose frames}}), truncated to those lengths.
+
+    Only the requested subjects and actions are returned, each as ``num_cameras`` float
+    arrays (N, 17, 2) in pixels; anything missing or malformed raises DetectionsError.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DetectionsError(f"{path}: detections file does not exist")
+    try:
+        positions, metadata = load_2d(path)
+    except (OSError, ValueError, KeyError, EOFError, TypeError, AttributeError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as exc:
+        raise DetectionsError(
+            f"{path}: not a VideoPose3D 2D file with 'positions_2d' and 'metadata' ({type(exc).__name__}: {exc})"
+        ) from None
+    layout = (metadata or {}).get("layout_name", "h36m")
+    if layout != "h36m" or (metadata or {}).get("num_joints", H36M17.num_joints) != H36M17.num_joints:
+        raise DetectionsError(
+            f"{path}: joint layout {layout!r} with {metadata.get('num_joints')} joints; "
+            f"the Human3.6M 17-joint layout is needed"
+        )
+    missing_s = [s for s in frames if s not in positions]
+    if missing_s:
+        raise DetectionsError(f"{path}: has no subject {_listing(missing_s)} (file has {_listing(sorted(positions))})")
+    missing_a = [f"{s}/{a}" for s, acts in frames.items() for a in acts if a not in positions[s]]
+    if missing_a:
+        raise DetectionsError(f"{path}: has no action {_listing(missing_a)}")
+    out: Positions2D = {}
+    problems = []
+    for s, acts in frames.items():
+        out[s] = {}
+        for a, n in acts.items():
+            views = positions[s][a]
+            if len(views) < num_cameras:
+                problems.append(f"{s}/{a} has {len(views)} cameras, not {num_cameras}")
+                continue
+            kept = []
+            for cam, v in enumerate(views[:num_cameras]):
+                v = np.asarray(v)
+                if v.ndim != 3 or v.shape[1:] != (H36M17.num_joints, 2):
+                    problems.append(f"{s}/{a} camera {cam} has shape {v.shape}, expected (N, 17, 2)")
+                elif v.shape[0] < n:
+                    problems.append(f"{s}/{a} camera {cam} has {v.shape[0]} frames, fewer than the {n} pose frames")
+                else:
+                    kept.append(v[:n].astype(np.float32, copy=False))
+            out[s][a] = kept
+    if problems:
+        raise DetectionsError(f"{path}: {_listing(problems, 5)}")
+    return out
+
+
+def frame_counts(
+    positions_3d: Mapping[str, Mapping[str, np.ndarray]], subjects: list[str] | None = None
+) -> dict[str, dict[str, int]]:
+    """{subject: {action: N}} of a ``positions_3d`` dict (optionally only ``subjects``)."""
+    subjects = list(positions_3d) if subjects is None else subjects
+    return {s: {a: int(arr.shape[0]) for a, arr in positions_3d[s].items()} for s in subjects}
+
+
+def select_2d(
+    source: str,
+    gt: Positions2D,
+    frames: Mapping[str, Mapping[str, int]],
+    noise: NoiseParams | None = None,
+    detections_path: Path | None = None,
+) -> Positions2D:
+    """The 2D input named by ``source`` for the sequences of ``frames``.
+
+    ``gt``: the ground-truth projections; ``noisy``: those through the noise model
+    (``noise``); ``file``: VideoPose3D-format detections at ``detections_path``.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown 2D source {source!r}; choose one of {', '.join(SOURCES)}")
+    if source == "file":
+        if detections_path is None:
+            raise ValueError("2D source 'file' needs a detections path")
+        return load_detections(Path(detections_path), frames)
+    missing = [f"{s}/{a}" for s, acts in frames.items() for a in acts if a not in gt.get(s, {})]
+    if missing:
+        raise ValueError(f"ground-truth 2D lacks {_listing(missing)}")
+    chosen = {s: {a: gt[s][a] for a in acts} for s, acts in frames.items()}
+    if source == "noisy":
+        return noisy_positions_2d(chosen, noise or NoiseParams())
+    return chosen

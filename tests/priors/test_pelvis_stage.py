@@ -1,0 +1,125 @@
+"""The priors stage on the tiny stand-in: formats, accuracy, noisy 2D, and bad detections."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from pose3d.h36m.skeleton import to_17
+from pose3d.h36m.vp3d_format import load_2d, load_3d
+from pose3d.priors.limbs import limb_lengths
+from pose3d.priors.pelvis import FIELDS, SequencePrior, load_pelvis_priors, write_pelvis_priors
+from tests.helpers import SUBJECTS, run_stage, write_params
+
+TRAIN = ["S1", "S5", "S6", "S7", "S8"]
+
+
+def workspace(tmp_path_factory, tiny_poses, name, **priors):
+    ws = tmp_path_factory.mktemp(name)
+    shutil.copytree(tiny_poses, ws / "data/processed/poses")
+    write_params(ws, priors={"workers": 1, **priors})
+    return ws
+
+
+@pytest.fixture(scope="module")
+def gt_run(tiny_poses, tmp_path_factory):
+    ws = workspace(tmp_path_factory, tiny_poses, "priors_gt", source_2d="gt", ransac=True, ransac_threshold_px=15.0)
+    proc = run_stage("priors", ws)
+    assert proc.returncode == 0, proc.stderr
+    return ws
+
+
+def test_outputs_and_pelvis_format(gt_run):
+    out = gt_run / "data/processed/priors"
+    assert sorted(p.name for p in out.iterdir()) == ["limb_stats.h5", "pelvis_priors.npz"]
+    assert (gt_run / "data/processed/priors.provenance.json").is_file()
+    p3 = load_3d(gt_run / "data/processed/poses/data_3d_h36m.npz")
+    with np.load(out / "pelvis_priors.npz", allow_pickle=False) as npz:  # no pickles inside
+        assert list(npz["meta/subjects"]) == SUBJECTS
+        assert list(npz["meta/camera_ids"]) == ["54138969", "55011271", "58860488", "60457274"]
+        assert npz["meta/h36m17_from_lt17"][6] == 0
+        pelvis = npz["S9/Walking 1/pelvis"]
+    assert pelvis.dtype == np.float32 and pelvis.shape == (len(p3["S9"]["Walking 1"]), 3)
+    priors = load_pelvis_priors(out / "pelvis_priors.npz")
+    assert list(priors) == SUBJECTS
+    for s in SUBJECTS:
+        assert set(priors[s]) == set(p3[s])
+        for a, fields in priors[s].items():
+            assert set(fields) == set(FIELDS)
+            n = len(p3[s][a])
+            assert fields["keypoints_3d"].shape == (n, 17, 3) and fields["inlier_views"].shape == (n, 17, 4)
+            gt_mm = to_17(p3[s][a].astype(np.float64)) * 1000
+            assert fields["valid"].all()
+            # ground-truth 2D: triangulation equals the mocap up to float32 pixel rounding
+            assert np.abs(fields["keypoints_3d"] - gt_mm).max() < 0.5
+            np.testing.assert_array_equal(fields["pelvis"], fields["keypoints_3d"][:, 0])
+
+
+def test_metrics(gt_run):
+    m = json.loads((gt_run / "data/metrics/priors.json").read_text())
+    assert m["mpjpe_mm"] < 0.2 and m["pelvis_error_mm"] < 0.2
+    assert m["ransac_inlier_fraction"] == 1.0 and m["valid_joint_fraction"] == 1.0
+    assert len(m["per_action"]) == 15 and "Sitting" in m["per_action"] and "SittingDown" in m["per_action"]
+    assert set(m["per_subject"]) == set(SUBJECTS)
+    assert m["frames"] == sum(v["frames"] for v in m["per_action"].values())
+
+
+def test_limb_stats_match_training_ground_truth(gt_run):
+    p3 = load_3d(gt_run / "data/processed/poses/data_3d_h36m.npz")
+    lengths = np.concatenate([limb_lengths(to_17(a.astype(np.float64)) * 1000) for s in TRAIN for a in p3[s].values()])
+    with h5py.File(gt_run / "data/processed/priors/limb_stats.h5", "r") as f:
+        np.testing.assert_allclose(f["mean"][:], lengths.mean(axis=0), rtol=1e-9)
+        np.testing.assert_allclose(f["std"][:], lengths.std(axis=0), rtol=1e-6)
+        assert 80 < f["mean"][:].mean() < 400  # millimetres
+        assert set(f["per_subject"]) == set(SUBJECTS)
+
+
+def test_noisy_source_costs_accuracy_and_ransac_drops_views(tiny_poses, tmp_path_factory):
+    ws = workspace(tmp_path_factory, tiny_poses, "priors_noisy", source_2d="noisy",
+                   noise={"sigma_px": 2.0, "outlier_prob": 0.05, "outlier_px": 150.0, "swap_prob": 0.0, "seed": 1})
+    proc = run_stage("priors", ws)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((ws / "data/metrics/priors.json").read_text())
+    assert 2.0 < m["mpjpe_mm"] < 40.0
+    # about 5% of the views are planted outliers; RANSAC must drop at least most of them
+    assert 0.90 < m["ransac_inlier_fraction"] < 0.97
+
+
+def test_detections_missing_a_subject_fail_cleanly(tiny_poses, tmp_path_factory):
+    ws = workspace(tmp_path_factory, tiny_poses, "priors_bad", source_2d="file", detections="det/data_2d_h36m_cpn.npz")
+    gt, meta = load_2d(ws / "data/processed/poses/data_2d_h36m_gt.npz")
+    del gt["S5"]
+    (ws / "det").mkdir()
+    np.savez(ws / "det/data_2d_h36m_cpn.npz", positions_2d=np.array(gt, dtype=object),
+             metadata=np.array({**meta, "layout_name": "h36m"}, dtype=object))
+    proc = run_stage("priors", ws)
+    assert proc.returncode != 0
+    assert "det/data_2d_h36m_cpn.npz: has no subject S5" in proc.stderr
+    assert not (ws / "data/processed/priors").exists()
+    assert not list((ws / "data/processed").glob(".priors*"))
+    assert not (ws / "data/metrics/priors.json").exists()
+
+
+def test_unknown_params_key_fails(tiny_poses, tmp_path_factory):
+    ws = workspace(tmp_path_factory, tiny_poses, "priors_typo", ransac_treshold_px=10)
+    proc = run_stage("priors", ws)
+    assert proc.returncode != 0 and "ransac_treshold_px" in proc.stderr
+    assert not (ws / "data/processed/priors").exists()
+
+
+def test_priors_file_is_deterministic_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    prior = SequencePrior(rng.normal(size=(6, 17, 3)).astype(np.float32), np.ones((6, 17), bool),
+                          np.ones((6, 17, 4), bool), np.zeros((6, 17), np.float32))
+    a, b = tmp_path / "a" / "pelvis_priors.npz", tmp_path / "b" / "pelvis_priors.npz"
+    write_pelvis_priors(a, {"S9": {"Walking 1": prior}}, "gt", None)
+    write_pelvis_priors(b, {"S9": {"Walking 1": prior}}, "gt", None)
+    assert a.read_bytes() == b.read_bytes()  # no wall-clock timestamps inside
+    back = load_pelvis_priors(a)["S9"]["Walking 1"]
+    np.testing.assert_array_equal(back["pelvis"], prior.keypoints_3d[:, 0])
+    with np.load(a) as npz:
+        assert np.isnan(npz["meta/ransac_threshold_px"]) and str(npz["meta/source_2d"]) == "gt"
+    assert [p.name for p in a.parent.iterdir()] == ["pelvis_priors.npz"]
