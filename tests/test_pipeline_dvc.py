@@ -20,7 +20,7 @@ TINY_EXPERIMENTS = {
     "fc_tiny": {"model": "fc", "loss": "l1"},
     "srnet_tiny": {"model": "srnet", "arc": [1, 1, 1], "groups": 5, "channels": 64, "loss": "l1"},
 }
-STAGES = {"synthesize", "convert", "priors"} | {f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
+STAGES = {"synthesize", "convert", "priors", "frames@S9"} | {f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
 
 
 def sh(ws, *args, check=True) -> subprocess.CompletedProcess:
@@ -55,6 +55,8 @@ def repo(tmp_path_factory):
     params = write_params(ws, synthesize={"profile": "tiny"}, dataset={"subjects": ["S1", "S9", "S11"]},
                           train=TINY_TRAIN)
     params["dataset"]["train_subjects"] = ["S1"]
+    params["synthesize"]["videos"] = {"enabled": True, "subjects": ["S9"], "actions": ["Walking"], "scale": 0.25}
+    params["frames"]["subjects"] = ["S9"]
     params["experiments"] = TINY_EXPERIMENTS
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(ws, "git", "init", "-q")
@@ -105,13 +107,22 @@ def test_one_experiments_learning_rate_reruns_its_train_and_evaluate_only(repo):
 def test_common_training_param_reruns_every_experiment(repo):
     dvc(repo, "repro")
     set_param(repo, "train", "lr_decay", 0.9)
-    assert ran(dvc(repo, "repro")) == STAGES - {"synthesize", "convert", "priors"}
+    assert ran(dvc(repo, "repro")) == {f"train@{e}" for e in TINY_EXPERIMENTS} | {f"evaluate@{e}" for e in TINY_EXPERIMENTS}
 
 
 def test_evaluate_param_reruns_evaluations_only(repo):
     dvc(repo, "repro")
     set_param(repo, "evaluate", "tta", False)
     assert ran(dvc(repo, "repro")) == {f"evaluate@{e}" for e in TINY_EXPERIMENTS}
+
+
+def test_frames_param_reruns_frames_only(repo):
+    dvc(repo, "repro")
+    assert (repo / "data/processed/frames/S9/index.csv").is_file()
+    set_param(repo, "frames", "crop", 128)
+    assert ran(dvc(repo, "repro")) == {"frames@S9"}
+    set_param(repo, "frames", "workers", 1)  # how, not what: not a parameter of the stage
+    assert ran(dvc(repo, "repro")) == set()
 
 
 def test_synthesize_param_reruns_everything_downstream(repo):
@@ -135,7 +146,7 @@ def test_real_archive_configured_generates_no_synthetic_data(repo, tmp_path):
     set_param(repo, "dataset", "source", "real")
     set_param(repo, "dataset", "raw_dir", str(external))
     proc = dvc(repo, "repro")
-    assert ran(proc) == {"synthesize", "convert"}
+    assert ran(proc) == {"synthesize", "convert", "frames@S9"}  # the same poses: nothing else runs
     assert [p.name for p in (repo / "data/raw/synthetic").iterdir()] == ["NOT_GENERATED.txt"]
     assert (repo / "data/processed/poses/data_3d_h36m.npz").is_file()
     set_param(repo, "dataset", "source", "synthetic")
