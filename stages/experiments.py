@@ -17,7 +17,7 @@ TEMPORAL_MODELS = ("videopose", "srnet")
 #: keys of an experiment that are not model hyper-parameters
 RUN_KEYS = frozenset({f.name for f in fields(TrainConfig)} | {
     "model", "norm", "protocol", "train_action", "train_cameras", "test_cameras",
-    "device", "val_max_views", "frame_stride",
+    "device", "val_max_views", "frame_stride", "nproc",
 })
 
 

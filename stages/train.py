@@ -3,9 +3,13 @@
 An experiment is ``train`` (common defaults) overlaid with ``experiments.<name>``.
 Writes ``data/models/<name>/`` (``latest.pt``, ``best.pt``, ``config.json``) and DVCLive
 logs in ``data/metrics/<name>/train/``. Resumes from ``latest.pt`` after an interruption.
+With ``nproc`` > 1 the stage starts itself again under ``torchrun`` with that many
+processes (DistributedDataParallel: one per GPU, or gloo processes on a CPU).
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +17,7 @@ import torch
 
 from pose3d.training.batching import WindowBatcher
 from pose3d.training.data import PoseData
+from pose3d.training.distributed import DistInfo, from_env, launched, setup, teardown
 from pose3d.training.loop import TrainConfig, fit, resolve_device
 from pose3d.training.validation import validation_views, view_mpjpe_mm
 from stages.common import fail, provenance, start, write_json
@@ -21,27 +26,61 @@ from stages.experiments import build_experiment_model, experiment_config, split_
 POSES = Path("data/processed/poses")
 
 
+def torchrun(nproc: int, argv: list[str]) -> int:
+    """Run this stage under ``torchrun`` on one node; returns its exit status."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "stages.train", *argv]
+    return subprocess.run(cmd).returncode
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args, log, params = start(__doc__, argv, "train@{experiment}", experiment={"required": True})
     try:
         cfg = experiment_config(params, args.experiment)
+        nproc = int(cfg.get("nproc", 1))
+        if nproc < 1:
+            raise ValueError(f"nproc must be >= 1, got {nproc}")
+    except (KeyError, ValueError) as exc:
+        fail(log, f"experiment {args.experiment!r}: {exc}")
+    if nproc > 1 and not launched():
+        log.info("%s: starting %d processes under torchrun", args.experiment, nproc)
+        raise SystemExit(torchrun(nproc, argv))
+    info = from_env() if launched() else DistInfo()
+    try:
+        train(args.experiment, cfg, params, info, log)
+    finally:
+        teardown()
+
+
+def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
+    try:
         data = PoseData(POSES)
         split = split_for(cfg, params, data.available)
         torch.manual_seed(int(cfg.get("seed", 0)))  # same initial weights every run
         model = build_experiment_model(cfg, training=True)
         eval_model = build_experiment_model(cfg, training=False)
     except (KeyError, ValueError) as exc:
-        fail(log, f"experiment {args.experiment!r}: {exc}")
-    device = resolve_device(str(cfg.get("device", "auto")))
+        fail(log, f"experiment {name!r}: {exc}")
+    device = setup(info, resolve_device(str(cfg.get("device", "auto"))))
     rf, norm = model.receptive_field, cfg.get("norm", "base")
     batcher = WindowBatcher(data.views(split.train, norm), rf, device, int(cfg.get("frame_stride", 1)))
-    val = data.views(validation_views(split, int(cfg.get("val_max_views", 64))), norm)
-    log.info("%s: %s, %d training examples, receptive field %d, device %s",
-             args.experiment, cfg["model"], len(batcher), rf, device)
+    val = data.views(validation_views(split, int(cfg.get("val_max_views", 64))), norm) if info.is_main else []
+    log.info("%s: %s, %d training examples, receptive field %d, device %s%s", name, cfg["model"], len(batcher), rf,
+             device, f", rank {info.rank} of {info.world}" if info.active else "")
 
-    models_dir = Path("data/models") / args.experiment
-    metrics_dir = Path("data/metrics") / args.experiment / "train"
+    models_dir = Path("data/models") / name
+    metrics_dir = Path("data/metrics") / name / "train"
     train_cfg = TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__ if k in cfg})
+
+    def validate(trained: torch.nn.Module) -> float:
+        eval_model.load_state_dict(trained.state_dict())
+        return view_mpjpe_mm(eval_model.to(device), val, rf, device)
+
+    t0 = time.time()
+    if not info.is_main:
+        fit(model, batcher, train_cfg, models_dir, validate, dist_info=info)
+        return
     from dvclive import Live  # logging only: keeps the import off the library's path
 
     resuming = (models_dir / "latest.pt").is_file()
@@ -51,18 +90,13 @@ def main(argv: list[str] | None = None) -> None:
             live.log_metric("val/mpjpe_mm", mpjpe)
             live.next_step()
 
-        t0 = time.time()
-        def validate(trained: torch.nn.Module) -> float:
-            eval_model.load_state_dict(trained.state_dict())
-            return view_mpjpe_mm(eval_model.to(device), val, rf, device)
-
-        hist = fit(model, batcher, train_cfg, models_dir, validate, on_epoch=on_epoch)
+        hist = fit(model, batcher, train_cfg, models_dir, validate, on_epoch=on_epoch, dist_info=info)
     write_json(models_dir / "config.json", {
-        "experiment": args.experiment, "config": cfg, "receptive_field": rf,
+        "experiment": name, "config": cfg, "receptive_field": rf,
         "best_epoch": hist.best_epoch, "best_val_mpjpe_mm": hist.best_mpjpe_mm,
-        "provenance": provenance(device=str(device), seconds=time.time() - t0),
+        "provenance": provenance(device=str(device), processes=info.world, seconds=time.time() - t0),
     })
-    log.info("%s: best validation MPJPE %.1f mm at epoch %d", args.experiment, hist.best_mpjpe_mm, hist.best_epoch)
+    log.info("%s: best validation MPJPE %.1f mm at epoch %d", name, hist.best_mpjpe_mm, hist.best_epoch)
 
 
 if __name__ == "__main__":

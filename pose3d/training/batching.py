@@ -61,12 +61,18 @@ class WindowBatcher:
     def num_batches(self, batch_size: int, flip: bool = True) -> int:
         return -(-len(self) * (2 if flip else 1) // batch_size)
 
-    def epoch(self, batch_size: int, seed: int, epoch: int, flip: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Batches (2D windows (B, rf, J, 2), 3D targets (B, 1, J, 3)) of one shuffled epoch."""
+    def epoch(self, batch_size: int, seed: int, epoch: int, flip: bool = True, rank: int = 0,
+              world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches (2D windows (B, rf, J, 2), 3D targets (B, 1, J, 3)) of one shuffled epoch.
+
+        With ``world`` > 1 (data-parallel ranks) every rank draws the same global batches
+        and keeps every ``world``-th example from ``rank`` on.
+        """
         n = len(self)
         gen = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
         order = torch.randperm(n * (2 if flip else 1), generator=gen).to(self.device)
         for chunk in order.split(batch_size):
+            chunk = chunk[rank::world]
             idx = chunk % n
             windows = self.x[self.start[idx, None] + self.offsets]
             targets = self.y[idx, None]

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from pose3d.models.videopose import set_bn_momentum
 from pose3d.training.batching import WindowBatcher
 from pose3d.training.bn_stats import recalibrate_batchnorm
+from pose3d.training.distributed import DistInfo, barrier, broadcast_float, sum_all
 from pose3d.training.losses import get_loss
 
 log = logging.getLogger(__name__)
@@ -90,17 +91,26 @@ def fit(
     validate: Callable[[nn.Module], float],
     on_epoch: Callable[[int, float, float], None] | None = None,
     stop_after: int | None = None,
+    dist_info: DistInfo = DistInfo(),
 ) -> History:
     """Train for ``cfg.epochs`` epochs, resuming from ``out_dir/latest.pt`` if it exists.
 
     ``validate(model)`` returns the validation MPJPE in mm (the model is in eval mode);
     ``on_epoch(epoch, loss, mpjpe)`` is called after each epoch (e.g. DVCLive logging);
     ``stop_after`` ends the run early after that many epochs in total (tests of resume).
+    Under ``torchrun`` (``dist_info``, :mod:`pose3d.training.distributed`) the model is
+    wrapped in DistributedDataParallel, each rank trains on its share of every batch, and
+    only rank 0 validates and writes checkpoints.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = batcher.device
     model.to(device)
+    net = model
+    if dist_info.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=True)
     hist = History()
     torch.manual_seed(cfg.seed)
@@ -120,37 +130,45 @@ def fit(
     criterion = get_loss(cfg.loss)
     amp = cfg.amp and device.type == "cuda"
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    if dist_info.rank:
+        torch.manual_seed(cfg.seed + dist_info.rank)  # own dropout masks; rank 0 keeps the single-process stream
     for epoch in range(hist.epoch, last):
         for group in opt.param_groups:
             group["lr"] = cfg.lr * cfg.lr_decay ** epoch
         set_bn_momentum(model, bn_momentum(epoch, cfg, batcher.num_batches(cfg.batch_size, cfg.flip)))
         model.train()
         total, count = torch.zeros((), device=device), 0
-        batches = batcher.epoch(cfg.batch_size, cfg.seed, epoch, cfg.flip)
-        for x, y in tqdm(batches, total=batcher.num_batches(cfg.batch_size, cfg.flip),
+        batches = batcher.epoch(cfg.batch_size, cfg.seed, epoch, cfg.flip, dist_info.rank, dist_info.world)
+        for x, y in tqdm(batches, total=batcher.num_batches(cfg.batch_size, cfg.flip), disable=not dist_info.is_main,
                          desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=1.0):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                pred = model(x)
+                pred = net(x)
             loss = criterion(pred.float(), y)  # targets are root-relative: the root sits at the origin
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += loss.detach() * x.shape[0]
             count += x.shape[0]
-        train_loss = float(total) / max(count, 1)
+        seen = sum_all(torch.tensor([total.item(), float(count)], dtype=torch.float64, device=device), dist_info)
+        train_loss = float(seen[0]) / max(float(seen[1]), 1.0)
         if cfg.bn_recalibrate > 0:
-            windows = (x for x, _ in batcher.epoch(cfg.batch_size, cfg.seed + 1, epoch, cfg.flip))
+            windows = (x for x, _ in batcher.epoch(cfg.batch_size, cfg.seed + 1, epoch, cfg.flip,
+                                                   dist_info.rank, dist_info.world))
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 recalibrate_batchnorm(model, itertools.islice(windows, cfg.bn_recalibrate))
         model.eval()
         with torch.no_grad():
-            val = float(validate(model))
+            val = float(validate(model)) if dist_info.is_main else math.nan
+        val = broadcast_float(val, dist_info, device)
         hist.epoch = epoch + 1
         hist.train_loss.append(train_loss)
         hist.val_mpjpe_mm.append(val)
         if val < hist.best_mpjpe_mm:
             hist.best_mpjpe_mm, hist.best_epoch = val, epoch + 1
-            _save({"model": model.state_dict(), "epoch": epoch + 1, "val_mpjpe_mm": val}, out_dir / "best.pt")
+            if dist_info.is_main:
+                _save({"model": model.state_dict(), "epoch": epoch + 1, "val_mpjpe_mm": val}, out_dir / "best.pt")
+        if not dist_info.is_main:
+            continue
         _save(
             {
                 "model": model.state_dict(),
@@ -165,4 +183,5 @@ def fit(
         log.info("epoch %d/%d: loss %.5f, validation MPJPE %.1f mm", epoch + 1, cfg.epochs, train_loss, val)
         if on_epoch is not None:
             on_epoch(epoch + 1, train_loss, val)
+    barrier(dist_info)  # every rank returns after rank 0 has written the last checkpoint
     return hist

@@ -82,3 +82,16 @@ def test_srnet_normalisations_train_and_score_in_millimetres(workspace, norm):
     summary = json.loads((workspace / f"data/metrics/{name}/eval.json").read_text())
     assert 10 < summary["mpjpe"] < 1000  # millimetres, not normalised units or metres
     assert summary["p_mpjpe"] < summary["mpjpe"]
+
+
+def test_nproc_trains_under_torchrun(workspace):
+    """`nproc: 2` re-launches the stage under torchrun: two gloo processes, one set of outputs."""
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["experiments"]["srnet_ddp"] = {**EXPERIMENT, "channels": 64, "epochs": 1, "nproc": 2}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = run_stage("train", workspace, "--experiment", "srnet_ddp")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "rank 1 of 2" in proc.stderr and "starting 2 processes under torchrun" in proc.stderr
+    config = json.loads((workspace / "data/models/srnet_ddp/config.json").read_text())
+    assert config["provenance"]["processes"] == 2
+    assert torch.load(workspace / "data/models/srnet_ddp/latest.pt", weights_only=False)["history"]["epoch"] == 1
