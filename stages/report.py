@@ -1,0 +1,148 @@
+"""DVC stage ``report``: one offline HTML page (and markdown) over every experiment of params.yaml.
+
+Reads ``report`` (compare, clip_action, clip_frames, clip_stride, worst_frames,
+crop_samples), the experiment entries, ``dataset`` and ``evaluate.tta``; inputs are
+whatever the other stages wrote: ``data/processed/`` (sequences, priors, frames),
+``data/metrics/`` (eval.json, per_action.csv, per_joint.csv, DVCLive curves, priors.json)
+and ``data/models/<name>/`` (config.json; best.pt for the skeleton renders, predicted on
+the CPU). Absent inputs become notes in the report, not errors. Writes ``data/reports/``
+(``index.html``, ``report.md``, figures) and ``data/reports.provenance.json``.
+
+``--compare REV`` (or ``report.compare``) adds what changed against a git revision or DVC
+experiment, from ``dvc params diff --json`` and ``dvc metrics diff --json``: the only DVC
+calls of the project outside the pipeline definition, kept here so the library never
+runs DVC.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+from pose3d.models import count_parameters
+from pose3d.report import ReportSettings, assemble, collect_inputs, write_report
+from pose3d.report.inputs import MODELS, POSES, ReportInputs
+from pose3d.report.qualitative import choose_view, predict_clip
+from pose3d.training.data import PoseData
+from stages.common import atomic_dir, fail, git_revision, provenance, start, write_json
+from stages.experiments import build_experiment_model, experiment_config, split_for
+
+OUT = Path("data/reports")
+
+
+def resolve_experiments(params: dict) -> tuple[dict[str, dict | str], dict[str, tuple[int, int]]]:
+    """Each experiment's resolved config (or the error resolving it gave), and the parameter count
+    and receptive field of the network it builds."""
+    configs, networks = {}, {}
+    for name in params.get("experiments") or {}:
+        try:
+            cfg = experiment_config(params, name)
+            configs[name] = cfg
+            model = build_experiment_model(cfg, training=False)
+            networks[name] = (count_parameters(model), int(model.receptive_field))
+        except (KeyError, ValueError, TypeError) as exc:
+            configs.setdefault(name, str(exc))
+    return configs, networks
+
+
+def attach_clips(inputs: ReportInputs, params: dict, settings: ReportSettings, log: logging.Logger) -> None:
+    """Predict one test view per trained experiment (CPU: a single sequence, same bytes every run)."""
+    tta = bool((params.get("evaluate") or {}).get("tta", True))
+    data = None
+    for run in inputs.experiments:
+        checkpoint = MODELS / run.name / "best.pt"
+        if not checkpoint.is_file():
+            run.clip_note = f"{checkpoint} is absent: train@{run.name} failed or has not run"
+            continue
+        if run.config_error:
+            run.clip_note = f"config error: {run.config_error}"
+            continue
+        try:
+            if data is None:
+                data = PoseData(POSES)
+            split = split_for(run.config, params, data.available)
+            views = split.tests.get(run.headline_set) or next(iter(split.tests.values()), [])
+            view = choose_view(views, settings.clip_action)
+            if view is None:
+                run.clip_note = "no test view"
+                continue
+            model = build_experiment_model(run.config, training=False)
+            model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
+            vd = data.view(*view, norm=run.config.get("norm", "base"))
+            run.clip = predict_clip(run.name, model.eval(), model.receptive_field, vd, "cpu", tta=tta)
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            run.clip_note = f"could not predict with {checkpoint}: {exc}"
+            log.warning("%s: %s", run.name, run.clip_note)
+
+
+def dvc_diff(rev: str, log: logging.Logger) -> dict:
+    """``dvc params diff`` and ``dvc metrics diff`` of the workspace against ``rev``, as parsed JSON."""
+    out: dict = {"rev": rev, "warnings": []}
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    for what in ("params", "metrics"):
+        cmd = [sys.executable, "-m", "dvc", what, "diff", "--json", rev]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        except (OSError, subprocess.SubprocessError) as exc:
+            fail(log, f"{' '.join(cmd[2:])}: {exc}")
+        message = proc.stderr.strip()
+        if proc.returncode != 0:
+            fail(log, f"{' '.join(cmd[2:])} failed: {message.splitlines()[-1] if message else f'exit {proc.returncode}'}")
+        try:
+            out[what] = json.loads(proc.stdout or "{}")
+        except ValueError:
+            fail(log, f"{' '.join(cmd[2:])}: output is not JSON: {proc.stdout[:200]!r}")
+        if message:
+            out["warnings"].append(f"dvc {what} diff {rev}: {message}")
+    return out
+
+
+def versions() -> dict[str, str]:
+    found = dict(provenance()["versions"])
+    for pkg in ("pandas", "matplotlib", "pillow"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[pkg] = metadata.version(pkg)
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, log, params = start(
+        __doc__, argv, "report",
+        compare={"default": None, "metavar": "REV", "help": "git revision or DVC experiment to compare with"},
+        out={"type": Path, "default": OUT},
+    )
+    try:
+        settings = ReportSettings.from_params(params.get("report"))
+    except (TypeError, ValueError) as exc:
+        fail(log, f"params.yaml report: {exc}")
+    rev = args.compare or settings.compare
+    t0 = time.time()
+    configs, networks = resolve_experiments(params)
+    inputs = collect_inputs(Path("."), params, configs, networks)
+    attach_clips(inputs, params, settings, log)
+    inputs.git_revision, inputs.versions, inputs.device = git_revision(), versions(), "cpu"
+    if rev:
+        inputs.compare = dvc_diff(str(rev), log)
+    report = assemble(inputs, settings)
+    for problem in inputs.problems:
+        log.warning(problem)
+    with atomic_dir(args.out) as tmp:
+        sizes = write_report(report, tmp)
+    seconds = time.time() - t0
+    log.info("report: %d experiments (%d evaluated), %d files, index.html %.0f KB, in %.1f s -> %s",
+             len(inputs.experiments), sum(r.evaluated for r in inputs.experiments), len(sizes),
+             sizes["index.html"] / 1024, seconds, args.out / "index.html")
+    write_json(args.out.with_name(args.out.name + ".provenance.json"),
+               provenance(device="cpu", seconds=seconds, compare=rev, files=sizes, problems=inputs.problems))
+
+
+if __name__ == "__main__":
+    main()
