@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -88,6 +89,19 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file in ``folder`` by name: identifies the data a checkpoint was trained on."""
+    digests = {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file():
+            digest = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    digest.update(block)
+            digests[path.name] = digest.hexdigest()
+    return digests
 
 
 def write_json(path: Path, data: dict) -> None:

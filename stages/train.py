@@ -20,7 +20,7 @@ from pose3d.training.data import PoseData
 from pose3d.training.distributed import DistInfo, from_env, launched, setup, teardown
 from pose3d.training.loop import TrainConfig, fit, resolve_device
 from pose3d.training.validation import validation_views, view_mpjpe_mm
-from stages.common import fail, provenance, start, write_json
+from stages.common import fail, file_digests, provenance, start, write_json
 from stages.experiments import build_experiment_model, experiment_config, split_for
 
 POSES = Path("data/processed/poses")
@@ -77,20 +77,22 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
         eval_model.load_state_dict(trained.state_dict())
         return view_mpjpe_mm(eval_model.to(device), val, rf, device)
 
+    identity = {"experiment": cfg, "inputs": file_digests(POSES)}
     t0 = time.time()
     if not info.is_main:
-        fit(model, batcher, train_cfg, models_dir, validate, dist_info=info)
+        fit(model, batcher, train_cfg, models_dir, validate, dist_info=info, identity=identity)
         return
     from dvclive import Live  # logging only: keeps the import off the library's path
 
-    resuming = (models_dir / "latest.pt").is_file()
-    with Live(dir=str(metrics_dir), resume=resuming, save_dvc_exp=False, dvcyaml=None) as live:
+    # a fresh log every run: fit replays the epochs it resumes from, so the log is always the whole run
+    with Live(dir=str(metrics_dir), resume=False, save_dvc_exp=False, dvcyaml=None) as live:
         def on_epoch(epoch: int, loss: float, mpjpe: float) -> None:
             live.log_metric("train/loss", loss)
             live.log_metric("val/mpjpe_mm", mpjpe)
             live.next_step()
 
-        hist = fit(model, batcher, train_cfg, models_dir, validate, on_epoch=on_epoch, dist_info=info)
+        hist = fit(model, batcher, train_cfg, models_dir, validate, on_epoch=on_epoch, dist_info=info,
+                   identity=identity)
     write_json(models_dir / "config.json", {
         "experiment": name, "config": cfg, "receptive_field": rf,
         "best_epoch": hist.best_epoch, "best_val_mpjpe_mm": hist.best_mpjpe_mm,

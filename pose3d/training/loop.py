@@ -92,12 +92,18 @@ def fit(
     on_epoch: Callable[[int, float, float], None] | None = None,
     stop_after: int | None = None,
     dist_info: DistInfo = DistInfo(),
+    identity: dict | None = None,
 ) -> History:
     """Train for ``cfg.epochs`` epochs, resuming from ``out_dir/latest.pt`` if it exists.
 
     ``validate(model)`` returns the validation MPJPE in mm (the model is in eval mode);
     ``on_epoch(epoch, loss, mpjpe)`` is called after each epoch (e.g. DVCLive logging);
     ``stop_after`` ends the run early after that many epochs in total (tests of resume).
+    ``identity`` (e.g. the experiment's settings and digests of its input files) is stored in
+    ``latest.pt``; a checkpoint with another identity or other settings is not resumed, so
+    changed data never continues from weights trained on the old data. On resume the
+    restored epochs are passed to ``on_epoch`` first, so a logger that starts empty ends
+    with the whole run.
     Under ``torchrun`` (``dist_info``, :mod:`pose3d.training.distributed`) the model is
     wrapped in DistributedDataParallel, each rank trains on its share of every batch, and
     only rank 0 validates and writes checkpoints.
@@ -116,8 +122,8 @@ def fit(
     torch.manual_seed(cfg.seed)
     latest = out_dir / "latest.pt"
     state = torch.load(latest, map_location=device, weights_only=False) if latest.is_file() else None
-    if state is not None and state["config"] != asdict(cfg):
-        log.warning("%s was written with other training settings: starting over", latest)
+    if state is not None and (state["config"] != asdict(cfg) or state.get("identity") != identity):
+        log.warning("%s was written with other training settings or data: starting over", latest)
         state = None
     if state is not None:
         model.load_state_dict(state["model"])
@@ -127,6 +133,9 @@ def fit(
         if device.type == "cuda" and state.get("rng_cuda") is not None:
             torch.cuda.set_rng_state(state["rng_cuda"])
         log.info("resuming from %s after epoch %d", latest, hist.epoch)
+        if on_epoch is not None and dist_info.is_main:
+            for done in range(hist.epoch):
+                on_epoch(done + 1, hist.train_loss[done], hist.val_mpjpe_mm[done])
     criterion = get_loss(cfg.loss)
     amp = cfg.amp and device.type == "cuda"
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
@@ -175,6 +184,7 @@ def fit(
                 "optimizer": opt.state_dict(),
                 "history": asdict(hist),
                 "config": asdict(cfg),
+                "identity": identity,
                 "rng_cpu": torch.get_rng_state(),
                 "rng_cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
             },

@@ -74,11 +74,44 @@ def test_resume_gives_the_same_weights(setup, tmp_path):
         assert torch.equal(a, b), name
 
 
-def test_checkpoint_of_other_settings_is_not_resumed(setup, tmp_path):
+def straight_weights(batcher, val, cfg, out, identity=None):
+    torch.manual_seed(1)
+    model = TinyLifter()
+    fit(model, batcher, cfg, out, validate_fn(val), identity=identity)
+    return model.state_dict()
+
+
+def assert_same_weights(a, b):
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+@pytest.mark.parametrize("change", ["settings", "identity"])
+def test_checkpoint_of_other_settings_or_data_is_not_resumed(setup, tmp_path, change):
     batcher, val = setup
-    fit(TinyLifter(), batcher, TrainConfig(epochs=1, batch_size=512), tmp_path, validate_fn(val))
-    hist = fit(TinyLifter(), batcher, TrainConfig(epochs=2, batch_size=256), tmp_path, validate_fn(val))
-    assert hist.epoch == 2 and len(hist.train_loss) == 2  # started over, not continued
+    cfg = TrainConfig(epochs=2, batch_size=256, seed=3)
+    old_cfg = TrainConfig(epochs=2, batch_size=512, seed=3) if change == "settings" else cfg
+    old_identity = {"inputs": "old data"} if change == "identity" else None
+    fit(TinyLifter(), batcher, old_cfg, tmp_path / "run", validate_fn(val), stop_after=1, identity=old_identity)
+    restarted = straight_weights(batcher, val, cfg, tmp_path / "run")
+    assert_same_weights(restarted, straight_weights(batcher, val, cfg, tmp_path / "fresh"))
+
+
+def test_matching_identity_is_resumed_and_replayed_to_the_logger(setup, tmp_path):
+    batcher, val = setup
+    cfg = TrainConfig(epochs=3, batch_size=256, seed=2)
+    identity = {"experiment": {"model": "tiny"}, "inputs": {"poses.npz": "abc"}}
+    torch.manual_seed(1)
+    first = fit(TinyLifter(), batcher, cfg, tmp_path, validate_fn(val), stop_after=1, identity=identity)
+    logged = []
+    torch.manual_seed(1)
+    resumed = TinyLifter()
+    hist = fit(resumed, batcher, cfg, tmp_path, validate_fn(val), identity=identity,
+               on_epoch=lambda *row: logged.append(row))
+    assert [row[0] for row in logged] == [1, 2, 3]
+    assert logged[0] == (1, first.train_loss[0], first.val_mpjpe_mm[0])  # replayed, not retrained
+    assert [row[1] for row in logged] == hist.train_loss
+    assert_same_weights(resumed.state_dict(), straight_weights(batcher, val, cfg, tmp_path / "fresh", identity))
 
 
 def test_bn_momentum_schedule():
