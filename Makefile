@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 
-.PHONY: setup init repro test bench clean-data
+.PHONY: setup init repro test bench clean-data server worker deploy deploy-gpu
 
 setup: $(STAMP)
 
@@ -38,3 +38,31 @@ bench: init
 
 clean-data:
 	rm -rf data
+
+# Prefect (pipelines/, prefect.yaml, prefect.toml): a server on loopback with its database in
+# .prefect/, a worker for this checkout's work pool, and the deployments. Run each in its own shell.
+# GPU machine: `make deploy-gpu` and `make worker POOL=h36m-gpu`, with PREFECT_API_URL pointing
+# at the server (e.g. through `ssh -L 4200:127.0.0.1:4200 <server host>`).
+PREFECT_HOST ?= 127.0.0.1
+PREFECT_PORT ?= 4200
+PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
+POOL ?= h36m-local
+PREFECT := PREFECT_HOME=$(CURDIR)/.prefect PREFECT_API_URL=$(PREFECT_API_URL) $(BIN)/prefect
+
+server: setup
+	$(PREFECT) server start --host $(PREFECT_HOST) --port $(PREFECT_PORT)
+
+worker: setup
+	$(PREFECT) worker start --pool $(POOL) --type process
+
+# One DVC workspace takes one flow run at a time: each pool's concurrency limit is 1.
+# The pools are those named in prefect.yaml.
+deploy: setup
+	$(PREFECT) work-pool create h36m-local --type process --overwrite
+	$(PREFECT) work-pool set-concurrency-limit h36m-local 1
+	PROJECT_ROOT=$(CURDIR) $(PREFECT) --no-prompt deploy --name h36m-pipeline/local --name h36m-sweep/local
+
+deploy-gpu: setup
+	$(PREFECT) work-pool create h36m-gpu --type process --overwrite
+	$(PREFECT) work-pool set-concurrency-limit h36m-gpu 1
+	PROJECT_ROOT=$(CURDIR) $(PREFECT) --no-prompt deploy --name h36m-pipeline/gpu

@@ -44,13 +44,13 @@ def pmap(
     items = list(items)
     if not items:
         return []
-    if dask_address:
-        return _dask_map(fn, items, dask_address, desc)
-    workers = default_workers() if not workers else int(workers)
     order = list(range(len(items)))
     if weights is not None:
         w = list(weights)
         order.sort(key=lambda i: -w[i])
+    if dask_address:
+        return _dask_map(fn, items, order, dask_address, desc)
+    workers = default_workers() if not workers else int(workers)
     if workers <= 1 or len(items) == 1:
         return [fn(x) for x in tqdm(items, desc=desc, disable=not desc)]
     results: list[Any] = [None] * len(items)
@@ -71,10 +71,13 @@ def _pickled_call(fn: Callable[[T], R], item: T) -> bytes:
     return pickle.dumps(fn(item), protocol=5)
 
 
-def _dask_map(fn: Callable[[T], R], items: list[T], address: str, desc: str) -> list[R]:
+def _dask_map(fn: Callable[[T], R], items: list[T], order: list[int], address: str, desc: str) -> list[R]:
+    """One task per item, the first of ``order`` with the highest priority (largest first)."""
     from dask.distributed import Client  # optional engine: imported only when asked for
 
     log.info("%s: sending %d items to the Dask scheduler at %s", desc or "pmap", len(items), address)
     with Client(address) as client:
-        futures = client.map(fn, items, pure=False)
+        futures: list[Any] = [None] * len(items)
+        for rank, i in enumerate(order):
+            futures[i] = client.submit(fn, items[i], pure=False, priority=len(items) - rank)
         return client.gather(futures)
