@@ -54,9 +54,8 @@ def repo(tmp_path_factory):
     del pipeline["stages"]["report"]  # tested on its own (tests/report); here it would re-run after every change
     (ws / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
     shutil.copy(ROOT / ".gitignore", ws / ".gitignore")
-    params = write_params(ws, synthesize={"profile": "tiny"}, dataset={"subjects": ["S1", "S9", "S11"]},
-                          train=TINY_TRAIN)
-    params["dataset"]["train_subjects"] = ["S1"]
+    params = write_params(ws, synthesize={"profile": "tiny"}, train=TINY_TRAIN,
+                          dataset={"subjects": ["S1", "S9"], "train_subjects": ["S1"], "test_subjects": ["S9"]})
     params["synthesize"]["videos"] = {"enabled": True, "subjects": ["S9"], "actions": ["Walking"], "scale": 0.25}
     params["frames"]["subjects"] = ["S9"]
     params["experiments"] = TINY_EXPERIMENTS

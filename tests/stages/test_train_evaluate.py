@@ -13,7 +13,7 @@ from tests.helpers import run_stage, write_params
 
 pytestmark = pytest.mark.slow
 
-EXPERIMENT = {"model": "srnet", "arc": [1, 1, 1], "groups": 5, "protocol": "cross_subject", "loss": "l1"}
+EXPERIMENT = {"model": "srnet", "arc": [1, 1, 1], "groups": 5, "channels": 128, "protocol": "cross_subject", "loss": "l1"}
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def workspace(tiny_poses, tmp_path_factory):
     ws = tmp_path_factory.mktemp("train")
     shutil.copytree(tiny_poses, ws / "data/processed/poses")
     write_params(ws, train={"device": "cpu", "epochs": 2, "batch_size": 2048, "lr": 0.001, "lr_decay": 0.95,
-                            "seed": 1, "flip": True, "amp": True, "val_max_views": 8})
+                            "seed": 1, "flip": True, "amp": True, "val_max_views": 8, "frame_stride": 4})
     params_text = (ws / "params.yaml").read_text()
     params_text += "\nexperiments:\n  srnet_tiny: " + json.dumps(EXPERIMENT) + "\nevaluate:\n  tta: true\n"
     (ws / "params.yaml").write_text(params_text)
