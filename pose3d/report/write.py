@@ -5,18 +5,12 @@ additionally builds the whole folder beside the old one and swaps it in.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from pose3d.io.atomic import write_bytes
 from pose3d.report.document import Report
 from pose3d.report.html import render_html
 from pose3d.report.markdown import render_markdown
-
-
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def write_report(report: Report, folder: Path | str) -> dict[str, int]:
@@ -29,10 +23,10 @@ def write_report(report: Report, folder: Path | str) -> dict[str, int]:
     if duplicates:
         raise ValueError(f"two figures share the file name(s) {', '.join(duplicates)}")
     for image in report.images():
-        _write(folder / image.name, image.data)
+        write_bytes(folder / image.name, image.data)
         sizes[image.name] = len(image.data)
     for name, text in (("index.html", render_html(report)), ("report.md", render_markdown(report))):
         data = text.encode("utf-8")
-        _write(folder / name, data)
+        write_bytes(folder / name, data)
         sizes[name] = len(data)
     return sizes

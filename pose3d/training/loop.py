@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from tqdm.auto import tqdm
 from pose3d.models.videopose import set_bn_momentum
 from pose3d.training.batching import WindowBatcher
 from pose3d.training.bn_stats import recalibrate_batchnorm
+from pose3d.io.atomic import replacing
 from pose3d.training.distributed import DistInfo, barrier, broadcast_float, sum_all
 from pose3d.training.losses import get_loss
 
@@ -78,9 +78,8 @@ def bn_momentum(epoch: int, cfg: TrainConfig, steps_per_epoch: int | None = None
 
 
 def _save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def fit(

@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from pose3d.h36m.cameras import CAMERA_IDS, subject_cameras
+from pose3d.io.atomic import replacing, write_bytes
 from pose3d.h36m.layout import bbox_path, video_path
 from pose3d.h36m.sequences import ExclusionRule, excluded_cameras, subject_sequences
 from pose3d.parallel import pmap
@@ -141,19 +142,15 @@ INDEX_COLUMNS: list[str] = [
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
+    write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
         w.writeheader()
         for row in rows:  # floats as repr: the shortest text that reads back to the same double
             w.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
-    tmp.replace(path)
 
 
 def _report(subject: str, split: str, settings: FrameSettings, results: list[VideoResult], videos_dir: Path) -> dict:
