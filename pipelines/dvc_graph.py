@@ -101,3 +101,19 @@ def plan(graph: Graph, targets: Iterable[str] | None, changed: set[str], force: 
     wanted = upstream(graph, expand_targets(graph, targets)) if targets else set(graph)
     todo = wanted if force else wanted & downstream(graph, changed & wanted)
     return [s for s in graph if s in todo]
+
+
+def side_by_side(graph: Graph, todo: Iterable[str], parallel: int) -> dict[str, int]:
+    """For each stage of ``todo``, the most stages that may be running while it runs: itself and
+    those of ``todo`` that neither depend on it nor it on them, at most ``parallel``. A stage
+    that the rest wait for (``synthesize``, ``convert``) runs alone and gets 1."""
+    todo = list(todo)
+    users: Graph = {s: [] for s in graph}
+    for s, deps in graph.items():
+        for d in deps:
+            users[d].append(s)
+    out = {}
+    for s in todo:
+        related = _reach(graph, [s]) | _reach(users, [s])
+        out[s] = min(parallel, 1 + sum(t not in related for t in todo))
+    return out

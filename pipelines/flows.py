@@ -21,7 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines import dvc_graph, tables
 from pipelines import overrides as params_overrides
-from pipelines.dvc_cli import DvcFailed, DvcLockBusy, DvcResult, run_dvc
+from pipelines.dvc_cli import DvcFailed, DvcLockBusy, DvcResult, run_dvc, side_by_side_env
 
 PARAMS = "params.yaml"
 REPORT = Path("data/reports/report.md")
@@ -56,8 +56,8 @@ def _sink(log: logging.LoggerAdapter | logging.Logger) -> Callable[[str], None]:
     return emit
 
 
-def _dvc(args: list[str], workdir: str) -> DvcResult:
-    return run_dvc(args, workdir, on_line=_sink(get_run_logger()))
+def _dvc(args: list[str], workdir: str, env: dict[str, str] | None = None) -> DvcResult:
+    return run_dvc(args, workdir, on_line=_sink(get_run_logger()), env=env)
 
 
 def _outcome(stage: str, result: DvcResult) -> str:
@@ -86,10 +86,12 @@ def dvc_status(workdir: str) -> list[str]:
 
 
 @dvc_task(name="dvc-stage", task_run_name="{stage}")
-def repro_stage(workdir: str, stage: str, force: bool = False, pull: bool = False) -> str:
-    """One DVC stage: ``dvc repro --single-item``; DVC skips it when it is up to date."""
+def repro_stage(workdir: str, stage: str, force: bool = False, pull: bool = False,
+                env: dict[str, str] | None = None) -> str:
+    """One DVC stage: ``dvc repro --single-item``; DVC skips it when it is up to date.
+    ``env``: extra variables for the stage (its share of the cores when others run beside it)."""
     args = ["repro", "--single-item", stage, *(["--force"] if force else []), *(["--pull"] if pull else [])]
-    return _outcome(stage, _dvc(args, workdir))
+    return _outcome(stage, _dvc(args, workdir, env))
 
 
 @dvc_task(name="dvc-repro")
@@ -145,8 +147,15 @@ def _workspace(workdir: str | None) -> Path:
 def _run_stages(root: Path, graph: dvc_graph.Graph, todo: list[str], force: bool, pull: bool,
                 parallel: int) -> dict[str, str]:
     """Submit each stage once its upstream stages are done, at most ``parallel`` at a time.
-    After a failure nothing new starts; stages already running finish, then the failure is raised."""
+    After a failure nothing new starts; stages already running finish, then the failure is raised.
+    Each stage gets its share of the cores among the stages that may run beside it
+    (``POSE3D_THREADS``); one that runs alone keeps every core."""
     log = get_run_logger()
+    envs = {s: side_by_side_env(n) for s, n in dvc_graph.side_by_side(graph, todo, parallel).items()}
+    shared = {s: env for s, env in envs.items() if env}
+    if shared:
+        log.info("stages that may run side by side, with their share of the cores: %s",
+                 ", ".join(f"{s} ({' '.join(f'{k}={v}' for k, v in env.items())})" for s, env in shared.items()))
     running: dict[Any, str] = {}
     done: dict[str, Any] = {}
     results: dict[str, str] = {}
@@ -159,7 +168,7 @@ def _run_stages(root: Path, graph: dvc_graph.Graph, todo: list[str], force: bool
             ups = [d for d in graph[stage] if d in todo]
             if all(d in done for d in ups):
                 pending.remove(stage)
-                fut = repro_stage.submit(str(root), stage, force, pull, wait_for=[done[d] for d in ups])
+                fut = repro_stage.submit(str(root), stage, force, pull, envs[stage], wait_for=[done[d] for d in ups])
                 running[fut] = stage
         if failure is not None and pending:
             log.error("not started after the failure of %s: %s", failure[0], ", ".join(pending))
@@ -272,8 +281,14 @@ def run_queue(workdir: str, names: list[str], jobs: int) -> dict[str, str]:
     temporary workspace; their logs stream into this task's log. It returns when all are done
     and its workers are gone (measured here: 23 s for two small experiments, against 38 s for
     ``dvc queue start`` and polling ``dvc queue status``). It exits 0 even when an experiment
-    failed, so the outcome comes from ``dvc queue status``."""
-    _dvc(["exp", "run", "--run-all", "--jobs", str(jobs)], workdir)
+    failed, so the outcome comes from ``dvc queue status``. With several workers, each
+    experiment's stages get their share of the cores (``POSE3D_THREADS``), which DVC's queue
+    workers inherit."""
+    env = side_by_side_env(min(jobs, len(names)))
+    if env:
+        get_run_logger().info("%d experiments side by side: %s", min(jobs, len(names)),
+                              ", ".join(f"{k}={v}" for k, v in env.items()))
+    _dvc(["exp", "run", "--run-all", "--jobs", str(jobs)], workdir, env)
     states = _queue_states(workdir)
     return {n: states.get(n, "not run") for n in names}
 

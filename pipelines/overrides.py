@@ -8,7 +8,9 @@ A key must already exist, with one exception that mirrors how stages read their 
 experiment entry is the ``train`` section overlaid with ``experiments.<name>`` (see
 ``stages/experiments.py``), so ``experiments.<name>.<key>`` may set any key of ``train``.
 The value must have the type of the value it replaces (an int where a float is expected is
-fine, and anything may replace ``null``).
+fine, and anything may replace ``null``). The overridden sections must then still fit their
+schema (:mod:`pose3d.params`): ``null`` replaced by a string where an integer belongs, or a word
+that is not one of a key's choices, is refused here too, not when the stage starts.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import ScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
+
+from pose3d.params import SECTIONS, ParamsError, section
 
 #: sections whose entries may set any key of another section (entry = that section + entry)
 INHERITS = {"experiments": "train"}
@@ -134,7 +138,27 @@ def check(data: Any, overrides: Mapping[str, Any] | None, source: str = "params.
     for key, new in overrides.items():
         _, _, old, added = _locate(data, key, source)
         out.append(Override(key, _plain(old), _coerce(key, old, new, source), added))
+    _check_sections(data, out, source)
     return out
+
+
+def _check_sections(data: Any, resolved: list[Override], source: str) -> None:
+    """The sections the overrides touch, as they will be written, against their schema."""
+    plain, touched = _plain(data), []
+    for o in resolved:
+        parts = o.key.split(".")
+        if parts[0] not in SECTIONS:
+            continue
+        node = plain
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = o.new
+        touched.append(parts[0])
+    for name in dict.fromkeys(touched):
+        try:
+            section(plain, name, source)
+        except ParamsError as exc:
+            raise OverrideError(str(exc)) from None
 
 
 def check_file(path: Path | str, overrides: Mapping[str, Any] | None) -> list[Override]:

@@ -15,17 +15,16 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from pose3d.threads import configured_threads
+
 T = TypeVar("T")
 R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 
 def default_workers() -> int:
-    """Cores this process may use (respects affinity masks, e.g. in containers)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """This process's share of the cores (``POSE3D_THREADS``, else every core it may use)."""
+    return configured_threads()
 
 
 def pmap(

@@ -18,6 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from pose3d.io.atomic import write_bytes
+from pose3d.params import ParamsError
+from pose3d.params import section as read_section
+from pose3d.threads import limit_threads
+
 PARAMS_FILE = Path(os.environ.get("POSE3D_PARAMS", "params.yaml"))
 
 
@@ -45,7 +50,25 @@ def start(doc: str, argv: list[str] | None, name: str, **options: dict) -> tuple
     for flag, spec in options.items():
         ap.add_argument(f"--{flag}", **spec)
     args = ap.parse_args(argv)
-    return args, setup_logging(name.format(**vars(args))), load_params()
+    log = setup_logging(name.format(**vars(args)))
+    try:
+        threads = limit_threads()
+    except ValueError as exc:
+        fail(log, str(exc))
+    log.debug("%d threads", threads)
+    return args, log, load_params()
+
+
+def section(params: dict, name: str, log: logging.Logger | None = None):
+    """The stage's params section ``name`` as its typed schema object (:mod:`pose3d.params`).
+
+    An unknown key or a wrong type stops the stage with one line naming the file, the key and
+    the closest known key, and exit status 1, before anything is written.
+    """
+    try:
+        return read_section(params, name, PARAMS_FILE)
+    except ParamsError as exc:
+        fail(log or logging.getLogger("params"), str(exc))
 
 
 def git_revision() -> str:
@@ -104,11 +127,23 @@ def file_digests(folder: Path) -> dict[str, str]:
     return digests
 
 
+def code_digests(packages: tuple[str, ...] = ("pose3d", "stages")) -> dict[str, str]:
+    """SHA-256 of the source of every module of ``packages`` this process has imported, by path:
+    the code a stage actually ran, for a checkpoint's identity (other code cannot change it)."""
+    root = Path(__file__).resolve().parent.parent
+    digests = {}
+    for name, module in sorted(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if name.split(".")[0] not in packages or not path:
+            continue
+        path = Path(path).resolve()
+        if path.is_file() and path.is_relative_to(root):
+            digests[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
 def write_json(path: Path, data: dict) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
-    tmp.replace(path)
+    write_bytes(path, (json.dumps(data, indent=1, default=str) + "\n").encode())
 
 
 def fail(log: logging.Logger, message: str) -> None:

@@ -17,7 +17,7 @@ from pose3d.h36m.cdf_io import PoseFileError
 from pose3d.h36m.convert import convert_archive
 from pose3d.h36m.sequences import resolve_rules, subject_sequences
 from pose3d.synth.manifest import read_manifest
-from stages.common import atomic_dir, fail, provenance, start, write_json
+from stages.common import atomic_dir, fail, provenance, section, start, write_json
 
 OUT = Path("data/processed/poses")
 
@@ -35,9 +35,9 @@ def expected_frames(raw_dir: Path, subjects: list[str]) -> dict[str, dict[str, i
 
 def main(argv: list[str] | None = None) -> None:
     args, log, params = start(__doc__, argv, "convert", out={"type": Path, "default": OUT})
-    ds, cfg = params.get("dataset", {}), params.get("convert", {})
-    raw_dir = Path(ds.get("raw_dir", "data/raw/synthetic"))
-    subjects = list(ds.get("subjects", SUBJECTS_LABELLED))
+    ds, cfg = section(params, "dataset", log), section(params, "convert", log)
+    raw_dir = Path(ds.raw_dir)
+    subjects = list(ds.subjects)
     unknown = [s for s in subjects if s not in SUBJECTS_LABELLED]
     if unknown:
         fail(log, f"params.yaml dataset.subjects: {unknown} have no public poses; use {list(SUBJECTS_LABELLED)}")
@@ -49,18 +49,18 @@ def main(argv: list[str] | None = None) -> None:
         log.info("%s holds .tgz downloads: reading the archives directly", raw_dir)
     t0 = time.time()
     try:
-        rules = tuple(resolve_rules(ds.get("exclude", [])))
+        rules = tuple(resolve_rules(ds.exclude))
         expected = expected_frames(raw_dir, subjects)
         with atomic_dir(args.out) as tmp:
             results = convert_archive(
                 raw_dir, expected, tmp, rules,
-                reproj_tol_px=float(cfg.get("reproj_tol_px", 0.05)),
-                check_mono=bool(cfg.get("check_mono", False)),
-                mono_tol_mm=float(cfg.get("mono_tol_mm", 0.1)),
-                workers=cfg.get("workers"),
-                dask_address=cfg.get("dask_address"),
+                reproj_tol_px=cfg.reproj_tol_px,
+                check_mono=cfg.check_mono,
+                mono_tol_mm=cfg.mono_tol_mm,
+                workers=cfg.workers,
+                dask_address=cfg.dask_address,
                 archives=archives,
-                verify_md5=bool(ds.get("verify_md5", True)),
+                verify_md5=ds.verify_md5,
             )
     except (PoseFileError, ValueError) as exc:
         fail(log, f"convert failed: {exc}")

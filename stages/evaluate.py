@@ -1,10 +1,14 @@
 """DVC stage ``evaluate@<experiment>``: every metric of one trained experiment, per action and joint.
 
-Full test sequences go through the evaluation form of the model (the dilated network for
-temporal models), with test-time flipping unless ``evaluate.tta`` is false. Writes
-``data/metrics/<name>/eval.json`` (DVC metrics: the action-wise means as headline, the
-frame-pooled means beside them), ``per_action.csv`` and ``per_joint.csv``; a protocol with
-several test sets (cross_action: ``unseen`` and ``all``) gets one block or row set per set.
+Scores the checkpoint ``evaluate.checkpoint`` names: ``last`` (the last epoch, as VideoPose3D
+evaluates) or ``best`` (the epoch with the lowest error on the held-out validation views of the
+training subjects; never one chosen on the test set). Full test sequences go through the
+evaluation form of the model (the dilated network for temporal models), with test-time flipping
+unless ``evaluate.tta`` is false. Writes ``data/metrics/<name>/eval.json`` (DVC metrics: the
+action-wise means of the headline test set, the frame-pooled means beside them, and which
+checkpoint, 2D input and aggregation they are), ``per_action.csv`` and ``per_joint.csv``; a
+protocol with several test sets (cross_action: ``unseen``, the headline, and ``all``, which holds
+the training action too) gets one block or row set per set.
 """
 from __future__ import annotations
 
@@ -12,34 +16,38 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from pose3d.training.data import PoseData
 from pose3d.training.inference import predict_sequence
 from pose3d.training.loop import resolve_device
 from pose3d.training.scoring import score_views
-from stages.common import fail, provenance, start, write_json
-from stages.experiments import build_experiment_model, experiment_config, split_for
+from pose3d.training.checkpoints import load_checkpoint
+from pose3d.training.holdout import describe
+from stages.common import fail, provenance, section, start, write_json
+from stages.experiments import build_experiment_model, experiment_config, split_for, validation_for
 
 POSES = Path("data/processed/poses")
 
 
 def main(argv: list[str] | None = None) -> None:
     args, log, params = start(__doc__, argv, "evaluate@{experiment}", experiment={"required": True})
-    tta = bool((params.get("evaluate") or {}).get("tta", True))
-    checkpoint = Path("data/models") / args.experiment / "best.pt"
+    settings = section(params, "evaluate", log)
+    tta = settings.tta
     try:
         cfg = experiment_config(params, args.experiment)
         data = PoseData(POSES)
-        split = split_for(cfg, params, data.available)
+        split, val_subjects = validation_for(cfg, params, split_for(cfg, params, data.available))
         model = build_experiment_model(cfg, training=False)
     except (KeyError, ValueError) as exc:
         fail(log, f"experiment {args.experiment!r}: {exc}")
-    if not checkpoint.is_file():
-        fail(log, f"{checkpoint}: no trained model (run train@{args.experiment} first)")
+    try:
+        checkpoint = load_checkpoint(Path("data/models") / args.experiment, settings.checkpoint)
+    except (OSError, ValueError) as exc:
+        fail(log, f"{exc} (run train@{args.experiment} first)")
     device = resolve_device(str(cfg.get("device", "auto")))
-    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
+    model.load_state_dict(checkpoint.state_dict)
     model = model.to(device).eval()
+    log.info("%s: scoring %s, %s", args.experiment, checkpoint.path, checkpoint.describe())
     rf, norm = model.receptive_field, cfg.get("norm", "base")
 
     t0 = time.time()
@@ -55,8 +63,12 @@ def main(argv: list[str] | None = None) -> None:
 
     out = Path("data/metrics") / args.experiment
     out.mkdir(parents=True, exist_ok=True)
-    headline = summaries.get("test", summaries.get("all", next(iter(summaries.values()))))
-    write_json(out / "eval.json", {**headline, "test_sets": summaries, "tta": tta})
+    write_json(out / "eval.json", {
+        **summaries[split.headline], "headline_set": split.headline, "test_sets": summaries, "tta": tta,
+        "checkpoint": checkpoint.which, "checkpoint_epoch": checkpoint.epoch, "epochs": checkpoint.epochs,
+        "selection": describe(split, val_subjects), "input_2d": "gt",
+        "aggregation": "mean over action groups (frame-pooled: *_pooled)",
+    })
     pd.concat(per_action).to_csv(out / "per_action.csv", index=False, float_format="%.4f")
     pd.concat(per_joint).to_csv(out / "per_joint.csv", index=False, float_format="%.4f")
     write_json(out / "eval.provenance.json", provenance(device=str(device), seconds=time.time() - t0))

@@ -3,23 +3,25 @@
 Reads ``frames`` (every_n, test_every_n, crop, margin, joints_margin, undistort, boxes,
 encoding, jpeg_qscale, decoder_threads, workers, dask_address; ``frames.subjects`` is only
 the list dvc.yaml's ``foreach`` runs over) and ``dataset`` (raw_dir, train_subjects,
-test_subjects, exclude), and the 2D poses that ``convert`` wrote. Writes
-``data/processed/frames/<S>/``: ``shards/*.npy``, ``index.csv``, ``videos.csv``,
-``cameras.json``, ``report.json``. A broken, short or absent video is logged, recorded
-in ``videos.csv`` and ``report.json``, and skipped (or cut at its last good frame); the
-rest is extracted. The stage fails only when nothing of the subject can be extracted.
+test_subjects), and what ``convert`` wrote: the 2D poses and ``sequences.csv``, whose
+excluded views are not extracted. Writes ``data/processed/frames/<S>/``: ``shards/*.npy``,
+``index.csv``, ``videos.csv``, ``cameras.json``, ``report.json``. A broken, short or absent
+video is logged, recorded in ``videos.csv`` and ``report.json``, and skipped (or cut at its
+last good frame); the rest is extracted. The stage fails only when nothing of the subject
+can be extracted.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from pose3d.h36m.sequences import resolve_rules
+from pose3d.h36m.sequences_csv import FILE_NAME as SEQUENCES_CSV, SequencesCsvError, read_exclusions
 from pose3d.h36m.vp3d_format import load_2d
 from pose3d.synth.manifest import read_manifest
 from pose3d.video.extract import FrameSettings
 from pose3d.video.subject import FramesError, extract_subject
-from stages.common import atomic_dir, fail, provenance, start, write_json
+from pose3d.params import as_dict
+from stages.common import atomic_dir, fail, provenance, section, start, write_json
 
 OUT = Path("data/processed/frames")
 POSES_2D = Path("data/processed/poses/data_2d_h36m_gt.npz")
@@ -39,11 +41,12 @@ def main(argv: list[str] | None = None) -> None:
         subject={"required": True, "help": "subject to extract, e.g. S9"},
         poses={"type": Path, "default": POSES_2D, "help": "2D poses written by convert"},
         out={"type": Path, "default": OUT, "help": "parent folder of the per-subject outputs"},
+        sequences={"type": Path, "help": f"convert's {SEQUENCES_CSV} (default: next to --poses)"},
     )
-    ds, cfg = params.get("dataset", {}), dict(params.get("frames") or {})
+    ds, cfg = section(params, "dataset", log), section(params, "frames", log)
     subject = args.subject
-    raw_dir = Path(ds.get("raw_dir", "data/raw/synthetic"))
-    train, test = list(ds.get("train_subjects", [])), list(ds.get("test_subjects", []))
+    raw_dir = Path(ds.raw_dir)
+    train, test = list(ds.train_subjects), list(ds.test_subjects)
     if subject in test:
         split = "test"
     elif subject in train:
@@ -51,15 +54,18 @@ def main(argv: list[str] | None = None) -> None:
     else:
         fail(log, f"{subject} is in neither dataset.train_subjects {train} nor dataset.test_subjects {test}")
     try:
-        settings = FrameSettings.from_params(cfg)
-        rules = tuple(resolve_rules(ds.get("exclude", [])))
+        settings = FrameSettings.from_params(as_dict(cfg))
     except ValueError as exc:
         fail(log, f"params.yaml {exc}")
+    try:
+        exclusions = read_exclusions(args.sequences or args.poses.with_name(SEQUENCES_CSV))
+    except SequencesCsvError as exc:
+        fail(log, str(exc))
     if not args.poses.is_file():
         fail(log, f"{args.poses}: 2D poses are missing (run the convert stage first)")
     poses = load_2d(args.poses)[0]
     if subject not in poses:
-        fail(log, f"{args.poses}: has no poses of {subject} (dataset.subjects: {ds.get('subjects')})")
+        fail(log, f"{args.poses}: has no poses of {subject} (dataset.subjects: {list(ds.subjects)})")
 
     provided = provided_videos(raw_dir, subject)
     if provided is not None and not provided:
@@ -70,8 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     target = args.out / subject
     try:
         with atomic_dir(target) as tmp:
-            report = extract_subject(raw_dir, subject, poses[subject], split, settings, tmp, rules, provided,
-                                     workers=cfg.get("workers"), dask_address=cfg.get("dask_address"))
+            report = extract_subject(raw_dir, subject, poses[subject], split, settings, tmp, exclusions, provided,
+                                     workers=cfg.workers, dask_address=cfg.dask_address)
     except FramesError as exc:
         fail(log, f"frames@{subject} failed: {exc}")
     seconds = time.time() - t0
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
                     target / "report.json", target / "videos.csv")
     write_json(args.out / f"{subject}.provenance.json",
                provenance(seconds=seconds, raw_dir=str(raw_dir), subject=subject, crops=report["crops"],
-                          dask_address=cfg.get("dask_address")))
+                          dask_address=cfg.dask_address))
 
 
 if __name__ == "__main__":

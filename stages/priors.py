@@ -2,22 +2,23 @@
 
 Reads ``priors`` (2D source gt | noisy | file, detections path, noise model, RANSAC,
 camera weights, workers / dask_address) and ``dataset.subjects`` / ``dataset.train_subjects``.
-Inputs: ``data/processed/poses/`` (3D ground truth, 2D ground truth, ``sequences.csv`` for
-single broken views). Writes ``data/processed/priors/pelvis_priors.npz`` (every frame's
-triangulated 17 joints, world mm; format in :mod:`pose3d.priors.pelvis`) and
+Inputs: ``data/processed/poses/`` (3D ground truth, 2D ground truth, and ``sequences.csv``,
+whose excluded views take no part). Writes ``data/processed/priors/pelvis_priors.npz``
+(every frame's triangulated 17 joints, world mm; format in :mod:`pose3d.priors.pelvis`) and
 ``limb_stats.h5`` (ContextPose's ``mean``/``std`` per limb, mm, training subjects), and
 the metrics ``data/metrics/priors.json``: triangulation MPJPE overall and per action,
 pelvis error, RANSAC inlier fraction.
 """
 from __future__ import annotations
 
-import csv
+import dataclasses
 import time
 from pathlib import Path
 
 import numpy as np
 
 from pose3d.h36m.cameras import CAMERA_IDS
+from pose3d.h36m.sequences_csv import FILE_NAME as SEQUENCES_CSV, SequencesCsvError, read_exclusions
 from pose3d.h36m.skeleton import to_17
 from pose3d.h36m.vp3d_format import load_2d, load_3d
 from pose3d.parallel import pmap
@@ -32,42 +33,23 @@ from pose3d.priors.pelvis import (
     usable_views,
     write_pelvis_priors,
 )
-from stages.common import atomic_dir, fail, provenance, start, write_json
+from stages.common import atomic_dir, fail, provenance, section, start, write_json
 
 POSES = Path("data/processed/poses")
 OUT = Path("data/processed/priors")
 METRICS = Path("data/metrics/priors.json")
-KEYS = {"source_2d", "detections", "noise", "ransac", "ransac_threshold_px", "camera_weights",
-        "workers", "dask_address"}
-
-
-def dropped_cameras(path: Path) -> dict[str, dict[str, list[int]]]:
-    """{subject: {key: [camera index]}} of single views that ``convert`` marked excluded."""
-    out: dict[str, dict[str, list[int]]] = {}
-    if not path.is_file():
-        return out
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            ids = (row.get("excluded_cameras") or "").split()
-            if ids and row.get("excluded") != "True":
-                out.setdefault(row["subject"], {})[row["key"]] = [CAMERA_IDS.index(c) for c in ids]
-    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     args, log, params = start(__doc__, argv, "priors", out={"type": Path, "default": OUT})
-    cfg, ds = params.get("priors") or {}, params.get("dataset") or {}
-    unknown = sorted(set(cfg) - KEYS)
-    if unknown:
-        fail(log, f"params.yaml priors: unknown key(s) {unknown}; known: {sorted(KEYS)}")
-    source = str(cfg.get("source_2d", "gt"))
+    cfg, ds = section(params, "priors", log), section(params, "dataset", log)
+    source = cfg.source_2d
     if source not in SOURCES:
         fail(log, f"params.yaml priors.source_2d: {source!r} is not one of {', '.join(SOURCES)}")
     try:
-        noise = NoiseParams.from_dict(cfg.get("noise"))
-        threshold = float(cfg.get("ransac_threshold_px", 15.0)) if cfg.get("ransac", True) else None
-        weights = cfg.get("camera_weights")
-        settings = TriangulationSettings(threshold, None if weights is None else tuple(float(w) for w in weights))
+        noise = NoiseParams(**dataclasses.asdict(cfg.noise))
+        threshold = cfg.ransac_threshold_px if cfg.ransac else None
+        settings = TriangulationSettings(threshold, cfg.camera_weights)
         settings.weights(len(CAMERA_IDS))
         if threshold is not None and not threshold > 0:
             raise ValueError(f"ransac_threshold_px must be > 0, got {threshold}")
@@ -77,11 +59,14 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("data_3d_h36m.npz", "data_2d_h36m_gt.npz"):
         if not (POSES / name).is_file():
             fail(log, f"{POSES / name}: missing (run the convert stage first)")
+    try:
+        excluded = read_exclusions(POSES / SEQUENCES_CSV)
+    except SequencesCsvError as exc:
+        fail(log, str(exc))
     t0 = time.time()
     poses_3d = load_3d(POSES / "data_3d_h36m.npz")
     gt_2d, _ = load_2d(POSES / "data_2d_h36m_gt.npz")
-    subjects = list(ds.get("subjects", list(poses_3d)))
-    train = list(ds.get("train_subjects", []))
+    subjects, train = list(ds.subjects), list(ds.train_subjects)
     missing = [s for s in subjects if s not in poses_3d]
     if missing:
         fail(log, f"{POSES / 'data_3d_h36m.npz'}: has no subject {missing} of dataset.subjects")
@@ -91,20 +76,19 @@ def main(argv: list[str] | None = None) -> None:
 
     frames = frame_counts(poses_3d, subjects)
     try:
-        views = select_2d(source, gt_2d, frames, noise, cfg.get("detections"))
+        views = select_2d(source, gt_2d, frames, noise, cfg.detections)
     except DetectionsError as exc:
         fail(log, str(exc))
     except ValueError as exc:
         fail(log, f"priors 2D source {source!r}: {exc}")
-    dropped = dropped_cameras(POSES / "sequences.csv")
     log.info("triangulating %d frames of %d subjects from %s 2D (%s)", sum(sum(f.values()) for f in frames.values()),
              len(subjects), source, f"RANSAC {threshold} px" if threshold else "plain DLT")
 
-    jobs = [SubjectJob(s, views[s], poses_3d[s], settings, dropped.get(s, {})) for s in subjects]
-    results = pmap(subject_priors, jobs, workers=cfg.get("workers"), dask_address=cfg.get("dask_address"),
+    jobs = [SubjectJob(s, views[s], poses_3d[s], settings, excluded.of_subject(s)) for s in subjects]
+    results = pmap(subject_priors, jobs, workers=cfg.workers, dask_address=cfg.dask_address,
                    desc="priors subjects", weights=[sum(frames[s].values()) for s in subjects])
     priors = dict(zip(subjects, results))
-    usable = {s: {a: usable_views(v, settings, dropped.get(s, {}).get(a, ())) for a, v in views[s].items()}
+    usable = {s: {a: usable_views(v, settings, excluded.of(s, a)) for a, v in views[s].items()}
               for s in subjects}
     metrics = summarise(priors, usable)
 

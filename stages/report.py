@@ -25,14 +25,14 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-import torch
-
 from pose3d.models import count_parameters
 from pose3d.report import ReportSettings, assemble, collect_inputs, write_report
 from pose3d.report.inputs import MODELS, POSES, ReportInputs
 from pose3d.report.qualitative import choose_view, predict_clip
+from pose3d.training.checkpoints import load_checkpoint
 from pose3d.training.data import PoseData
-from stages.common import atomic_dir, fail, git_revision, provenance, start, write_json
+from pose3d.params import as_dict
+from stages.common import atomic_dir, fail, git_revision, provenance, section, start, write_json
 from stages.experiments import build_experiment_model, experiment_config, split_for
 
 OUT = Path("data/reports")
@@ -55,12 +55,14 @@ def resolve_experiments(params: dict) -> tuple[dict[str, dict | str], dict[str, 
 
 def attach_clips(inputs: ReportInputs, params: dict, settings: ReportSettings, log: logging.Logger) -> None:
     """Predict one test view per trained experiment (CPU: a single sequence, same bytes every run)."""
-    tta = bool((params.get("evaluate") or {}).get("tta", True))
+    settings = section(params, "evaluate", log)
+    tta = settings.tta
     data = None
     for run in inputs.experiments:
-        checkpoint = MODELS / run.name / "best.pt"
-        if not checkpoint.is_file():
-            run.clip_note = f"{checkpoint} is absent: train@{run.name} failed or has not run"
+        try:
+            checkpoint = load_checkpoint(MODELS / run.name, settings.checkpoint)
+        except (OSError, ValueError) as exc:
+            run.clip_note = f"{exc}: train@{run.name} failed or has not run"
             continue
         if run.config_error:
             run.clip_note = f"config error: {run.config_error}"
@@ -75,11 +77,11 @@ def attach_clips(inputs: ReportInputs, params: dict, settings: ReportSettings, l
                 run.clip_note = "no test view"
                 continue
             model = build_experiment_model(run.config, training=False)
-            model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
+            model.load_state_dict(checkpoint.state_dict)
             vd = data.view(*view, norm=run.config.get("norm", "base"))
             run.clip = predict_clip(run.name, model.eval(), model.receptive_field, vd, "cpu", tta=tta)
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
-            run.clip_note = f"could not predict with {checkpoint}: {exc}"
+            run.clip_note = f"could not predict with {checkpoint.path}: {exc}"
             log.warning("%s: %s", run.name, run.clip_note)
 
 
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         out={"type": Path, "default": OUT},
     )
     try:
-        settings = ReportSettings.from_params(params.get("report"))
+        settings = ReportSettings.from_params(as_dict(section(params, "report", log)))
     except (TypeError, ValueError) as exc:
         fail(log, f"params.yaml report: {exc}")
     rev = args.compare or settings.compare

@@ -16,38 +16,38 @@ from pose3d.synth.archive import SubjectJob, video_options, video_plan, video_re
 from pose3d.synth.manifest import MANIFEST, write_manifest
 from pose3d.synth.profiles import get_profile
 from pose3d.synth.video_writer import pick_codec
-from stages.common import atomic_dir, fail, provenance, start, write_json
+from pose3d.params import as_dict
+from stages.common import atomic_dir, fail, provenance, section, start, write_json
 
 OUT = Path("data/raw/synthetic")
 
 
 def main(argv: list[str] | None = None) -> None:
     args, log, params = start(__doc__, argv, "synthesize", out={"type": Path, "default": OUT})
-    ds, syn = params.get("dataset", {}), params.get("synthesize", {})
+    ds, syn = section(params, "dataset", log), section(params, "synthesize", log)
 
     t0 = time.time()
-    source = ds.get("source", "synthetic")
     with atomic_dir(args.out) as tmp:
-        if source == "synthetic":
+        if ds.source == "synthetic":
             _generate(tmp, ds, syn, log)
         else:
             (tmp / "NOT_GENERATED.txt").write_text(
-                f"dataset.source is {source!r}: poses are read from {ds.get('raw_dir')}\n"
+                f"dataset.source is {ds.source!r}: poses are read from {ds.raw_dir}\n"
             )
-            log.info("dataset.source=%s: no synthetic data generated", source)
+            log.info("dataset.source=%s: no synthetic data generated", ds.source)
     # Kept outside the data folder: the data must be byte-identical for equal params.
     write_json(args.out.with_name(args.out.name + ".provenance.json"), provenance(seconds=time.time() - t0))
 
 
-def _generate(tmp: Path, ds: dict, syn: dict, log) -> None:
+def _generate(tmp: Path, ds, syn, log) -> None:
     try:
-        profile = get_profile(syn.get("profile", "default"))
+        profile = get_profile(syn.profile)
     except ValueError as exc:
         fail(log, f"params.yaml synthesize.profile: {exc}")
-    subjects = list(ds.get("subjects", []))
-    seed = int(syn.get("seed", 0))
+    subjects = list(ds.subjects)
+    seed = syn.seed
     try:
-        videos = video_options(syn.get("videos"), subjects)
+        videos = video_options(as_dict(syn.videos), subjects)
         if videos:
             pick_codec()  # fail before any work when this PyAV build cannot encode
     except (ValueError, RuntimeError) as exc:
@@ -59,7 +59,7 @@ def _generate(tmp: Path, ds: dict, syn: dict, log) -> None:
     # videos cost far more than poses: start their subjects first
     weights = [1.0 + sum(p.values()) / 500 for p in plans]
     frames = pmap(
-        write_subject, jobs, workers=syn.get("workers"), dask_address=syn.get("dask_address"),
+        write_subject, jobs, workers=syn.workers, dask_address=syn.dask_address,
         desc="synthesize subjects", weights=weights,
     )
     total = sum(sum(f.values()) for f in frames)

@@ -18,10 +18,11 @@ import torch
 from pose3d.training.batching import WindowBatcher
 from pose3d.training.data import PoseData
 from pose3d.training.distributed import DistInfo, from_env, launched, setup, teardown
+from pose3d.training.holdout import describe
 from pose3d.training.loop import TrainConfig, fit, resolve_device
 from pose3d.training.validation import validation_views, view_mpjpe_mm
-from stages.common import fail, file_digests, provenance, start, write_json
-from stages.experiments import build_experiment_model, experiment_config, split_for
+from stages.common import code_digests, fail, file_digests, provenance, start, write_json
+from stages.experiments import build_experiment_model, experiment_config, split_for, validation_for
 
 POSES = Path("data/processed/poses")
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
 def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
     try:
         data = PoseData(POSES)
-        split = split_for(cfg, params, data.available)
+        split, val_subjects = validation_for(cfg, params, split_for(cfg, params, data.available))
         torch.manual_seed(int(cfg.get("seed", 0)))  # same initial weights every run
         model = build_experiment_model(cfg, training=True)
         eval_model = build_experiment_model(cfg, training=False)
@@ -68,6 +69,8 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
     val = data.views(validation_views(split, int(cfg.get("val_max_views", 64))), norm) if info.is_main else []
     log.info("%s: %s, %d training examples, receptive field %d, device %s%s", name, cfg["model"], len(batcher), rf,
              device, f", rank {info.rank} of {info.world}" if info.active else "")
+    selection = describe(split, val_subjects)
+    log.info("%s: %s", name, selection)
 
     models_dir = Path("data/models") / name
     metrics_dir = Path("data/metrics") / name / "train"
@@ -77,7 +80,9 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
         eval_model.load_state_dict(trained.state_dict())
         return view_mpjpe_mm(eval_model.to(device), val, rf, device)
 
-    identity = {"experiment": cfg, "inputs": file_digests(POSES)}
+    # what makes two runs the same run: a checkpoint with any other identity is never resumed
+    identity = {"experiment": cfg, "inputs": file_digests(POSES), "code": code_digests(),
+                "split": {"train": split.train, "validation": split.validation, "tests": split.tests}}
     t0 = time.time()
     if not info.is_main:
         fit(model, batcher, train_cfg, models_dir, validate, dist_info=info, identity=identity)
@@ -93,12 +98,17 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
 
         hist = fit(model, batcher, train_cfg, models_dir, validate, on_epoch=on_epoch, dist_info=info,
                    identity=identity)
+    # config.json holds only what the run's settings and data decide (same bytes on every machine);
+    # host, time and versions go to the provenance file beside the folder
     write_json(models_dir / "config.json", {
-        "experiment": name, "config": cfg, "receptive_field": rf,
-        "best_epoch": hist.best_epoch, "best_val_mpjpe_mm": hist.best_mpjpe_mm,
-        "provenance": provenance(device=str(device), processes=info.world, seconds=time.time() - t0),
+        "experiment": name, "config": cfg, "receptive_field": rf, "epochs": hist.epoch,
+        "best_epoch": hist.best_epoch, "best_val_mpjpe_mm": round(hist.best_mpjpe_mm, 4),
+        "last_val_mpjpe_mm": round(hist.val_mpjpe_mm[-1], 4), "selection": selection,
     })
-    log.info("%s: best validation MPJPE %.1f mm at epoch %d", name, hist.best_mpjpe_mm, hist.best_epoch)
+    write_json(models_dir.with_name(name + ".provenance.json"),
+               provenance(device=str(device), processes=info.world, seconds=time.time() - t0))
+    log.info("%s: validation MPJPE %.1f mm after the last epoch, best %.1f mm at epoch %d (%s)", name,
+             hist.val_mpjpe_mm[-1], hist.best_mpjpe_mm, hist.best_epoch, selection)
 
 
 if __name__ == "__main__":

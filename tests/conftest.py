@@ -41,3 +41,20 @@ def tiny_poses(tiny_raw, tmp_path_factory) -> Path:
     proc = run_stage("convert", ws)
     assert proc.returncode == 0, proc.stderr
     return ws / "data/processed/poses"
+
+
+@pytest.fixture(scope="session")
+def tiny_poses_excluding(tiny_raw, tmp_path_factory):
+    """``convert``'s output folder for the tiny archive under a given ``dataset.exclude`` (one run per list)."""
+    done: dict[tuple[str, ...], Path] = {}
+
+    def convert(*rules: str) -> Path:
+        if rules not in done:
+            ws = tmp_path_factory.mktemp("tiny_convert_rules")
+            write_params(ws, dataset={"raw_dir": str(tiny_raw), "exclude": list(rules)})
+            proc = run_stage("convert", ws)
+            assert proc.returncode == 0, proc.stderr
+            done[rules] = ws / "data/processed/poses"
+        return done[rules]
+
+    return convert

@@ -12,7 +12,6 @@ sent back to the parent or pickled again.
 """
 from __future__ import annotations
 
-import csv
 import json
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from pose3d.h36m.cameras import CAMERA_IDS, cameras_json, subject_cameras
 from pose3d.h36m.cdf_io import PoseFileError, read_pose
 from pose3d.h36m.layout import pose_path
 from pose3d.h36m.sequences import ExclusionRule, excluded_cameras, subject_sequences
+from pose3d.h36m.sequences_csv import FILE_NAME as SEQUENCES_CSV, exclusion_columns, write_sequences_csv
 from pose3d.h36m.skeleton import H36M17_FROM_32, VP3D_2D_METADATA
 from pose3d.io.npz_inplace import ArraySpec, InplaceNpz, Slot
 from pose3d.parallel import pmap
@@ -152,7 +152,6 @@ def _convert_tree(job: ConvertJob) -> SubjectResult:
                 )
             reproj, mono_err = max(reproj, err), max(mono_err, merr)
             views.append(uv)
-        dropped = excluded_cameras(seq, job.rules)
         if seq.key in job.slots_3d:  # written only once every view of the sequence passed
             job.slots_3d[seq.key].write(world_mm * np.float32(1e-3))
             for slot, uv in zip(job.slots_2d[seq.key], views):
@@ -169,8 +168,7 @@ def _convert_tree(job: ConvertJob) -> SubjectResult:
                 "max_reprojection_px": reproj,
                 "max_mono_error_mm": mono_err if job.check_mono else float("nan"),
                 "checks": "ok",
-                "excluded": len(dropped) == NUM_CAMERAS,
-                "excluded_cameras": " ".join(dropped),
+                **exclusion_columns(seq, job.rules),
             }
         )
     return out
@@ -221,9 +219,5 @@ def convert_archive(
         for f in [pool.submit(npz.finalize) for npz in (npz3, npz2)]:
             f.result()
     (out_dir / "cameras.json").write_text(json.dumps(cameras_json(tuple(subjects)), indent=1) + "\n")
-    rows = [row for r in results for row in r.rows]
-    with open(out_dir / "sequences.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_sequences_csv(out_dir / SEQUENCES_CSV, [row for r in results for row in r.rows])
     return results

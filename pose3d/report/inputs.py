@@ -52,6 +52,7 @@ class ExperimentRun:
     curves: dict[str, pd.DataFrame] = field(default_factory=dict)  # 'train/loss' -> step, value
     model_info: dict | None = None  # data/models/<name>/config.json
     eval_provenance: dict | None = None
+    training_provenance: dict | None = None
     clip: object | None = None  # pose3d.report.animation.Clip, attached by the caller
     clip_note: str = ""
 
@@ -69,9 +70,12 @@ class ExperimentRun:
 
     @property
     def headline_set(self) -> str | None:
-        """The test set whose numbers are the headline (evaluate's choice: test, else all, else the first)."""
+        """The test set whose numbers are the headline (evaluate's ``headline_set``; for older files:
+        test, else the first)."""
         sets = list((self.eval or {}).get("test_sets") or {})
-        for name in ("test", "all"):
+        if (self.eval or {}).get("headline_set") in sets:
+            return self.eval["headline_set"]
+        for name in ("test",):
             if name in sets:
                 return name
         return sets[0] if sets else None
@@ -98,7 +102,8 @@ class ExperimentRun:
 
     @property
     def training(self) -> dict:
-        return (self.model_info or {}).get("provenance") or {}
+        """Device, processes and seconds of the training run (``data/models/<name>.provenance.json``)."""
+        return self.training_provenance or (self.model_info or {}).get("provenance") or {}
 
 
 @dataclass
@@ -242,6 +247,7 @@ def _experiment(reader: _Reader, name: str, config: dict | str, network: tuple[i
     run.per_joint = reader.csv(mdir / "per_joint.csv", required=("joint", "mpjpe"))
     run.eval_provenance = reader.json(mdir / "eval.provenance.json")
     run.model_info = reader.json(MODELS / name / "config.json")
+    run.training_provenance = reader.json(MODELS / f"{name}.provenance.json")
     if not run.config and run.model_info:
         run.config = dict(run.model_info.get("config") or {})
     try:

@@ -127,7 +127,7 @@ def qualitative_section(inputs: ReportInputs, settings: ReportSettings) -> Secti
             if still is not None:
                 sec.blocks.append(still)
     if not any(r.clip is not None for r in inputs.experiments):
-        sec.missing = f"No trained model to render ({MODELS}/<name>/best.pt absent)."
+        sec.missing = f"No trained model to render ({MODELS}/<name>/latest.pt absent or unfinished)."
     return sec
 
 

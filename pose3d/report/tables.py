@@ -66,7 +66,7 @@ def _hms(seconds) -> str | None:
 def results_table(runs: Sequence[ExperimentRun]) -> Table:
     """One row per experiment: the model, how it was trained, the headline metrics; best marked."""
     columns = ["Experiment", "Model", "Frames", "Norm", "Protocol", "Parameters", "Epochs", "Training time",
-               "Device", *(label for _, label, _, _ in METRICS), "Status"]
+               "Device", "Scored", *(label for _, label, _, _ in METRICS), "Status"]
     first_metric = columns.index(METRICS[0][1])
     rows = []
     for run in runs:
@@ -77,7 +77,7 @@ def results_table(runs: Sequence[ExperimentRun]) -> Table:
             f"{epochs}" if planned is None or epochs == planned else f"{epochs if epochs is not None else '–'}/{planned}")
         row = [run.name, cfg.get("model"), run.receptive_field, cfg.get("norm", "base"),
                _protocol(cfg), run.parameters, epochs_cell, _hms(run.training.get("seconds")),
-               run.training.get("device")]
+               run.training.get("device"), _scored(ev) if run.evaluated else None]
         for key, _, lower, _ in METRICS:
             v = _number(ev.get(key)) if run.evaluated else None
             row.append(None if v is None else v * 100 if key in ("pck150", "auc") else v)
@@ -88,8 +88,19 @@ def results_table(runs: Sequence[ExperimentRun]) -> Table:
         columns, rows = columns[:-1], [row[:-1] for row in rows]
     digits = {label: d for _, label, _, d in METRICS}
     return Table(columns, rows, best=best, digits=digits,
-                 note="Headline metrics are the means over action groups (the seeds' convention); "
-                      "the best value of each metric column is marked.")
+                 note="Headline metrics are the means over action groups (the seeds' convention) on each "
+                      "experiment's headline test set (cross_action: the unseen actions); 'Scored' says which "
+                      "checkpoint: the last epoch, or the best one on validation views held out from the "
+                      "training subjects (never the test set). The best value of each metric column is marked.")
+
+
+def _scored(ev: dict) -> str | None:
+    """'last (8/8)' or 'best (5/8)': which checkpoint evaluate scored, of how many epochs."""
+    which = ev.get("checkpoint")
+    if which is None:
+        return None
+    epoch, epochs = ev.get("checkpoint_epoch"), ev.get("epochs")
+    return f"{which} ({epoch}/{epochs})" if epoch is not None and epochs is not None else str(which)
 
 
 def _protocol(cfg: dict) -> str | None:

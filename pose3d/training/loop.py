@@ -32,17 +32,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 1024
-    lr: float = 1e-3
-    lr_decay: float = 0.95
+    """Defaults equal params.yaml's ``train`` section (pose3d.params.schema.Train); the seeds'
+    recipes are experiments that set their own values."""
+
+    epochs: int = 8
+    batch_size: int = 512
+    lr: float = 0.002
+    lr_decay: float = 0.8
     loss: str = "mpjpe"  # a name of pose3d.training.losses.LOSSES (mpjpe, l1, mse, ...)
-    seed: int = 0
+    seed: int = 4321
     flip: bool = True
     bn_momentum_start: float = 0.1
     bn_momentum_end: float = 0.001
     amp: bool = True  # mixed precision (bfloat16 autocast), on CUDA only
-    bn_recalibrate: int = 0  # >0: recompute BatchNorm statistics over this many batches after each epoch
+    bn_recalibrate: int = 20  # >0: recompute BatchNorm statistics over this many batches after each epoch
 
 
 @dataclass
@@ -75,6 +78,27 @@ def bn_momentum(epoch: int, cfg: TrainConfig, steps_per_epoch: int | None = None
     if steps_per_epoch:
         momentum = max(momentum, min(cfg.bn_momentum_start, 1.0 / steps_per_epoch))
     return momentum
+
+
+def resume_refusal(state: dict | None, config: dict, identity: dict | None) -> str | None:
+    """Why ``state`` (a ``latest.pt``) must not be continued, or None when it is the same,
+    unfinished run: same training settings and the same identity (experiment, split, input
+    files, code). A finished run is never continued into a new one."""
+    if state is None:
+        return "no checkpoint"
+    if state.get("config") != config:
+        changed = sorted(k for k in {**config, **(state.get("config") or {})}
+                         if (state.get("config") or {}).get(k) != config.get(k))
+        return f"training settings changed: {', '.join(changed)}"
+    old = state.get("identity") or {}
+    new = identity or {}
+    changed = sorted(k for k in {**old, **new} if old.get(k) != new.get(k))
+    if changed:
+        return f"{', '.join(changed)} changed"
+    done = int((state.get("history") or {}).get("epoch", 0))
+    if done >= int(config.get("epochs", 0)):
+        return f"that run finished ({done} epochs)"
+    return None
 
 
 def _save(obj: dict, path: Path) -> None:
@@ -121,9 +145,15 @@ def fit(
     torch.manual_seed(cfg.seed)
     latest = out_dir / "latest.pt"
     state = torch.load(latest, map_location=device, weights_only=False) if latest.is_file() else None
-    if state is not None and (state["config"] != asdict(cfg) or state.get("identity") != identity):
-        log.warning("%s was written with other training settings or data: starting over", latest)
+    barrier(dist_info)  # every rank has read it before rank 0 may remove it
+    reason = resume_refusal(state, asdict(cfg), identity)
+    if state is not None and reason is not None:
+        log.warning("%s not resumed (%s): starting over", latest, reason)
         state = None
+    if state is None and dist_info.is_main:  # no weights of another run may survive into this one
+        for stale in ("latest.pt", "best.pt"):
+            (out_dir / stale).unlink(missing_ok=True)
+    barrier(dist_info)
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -131,7 +161,7 @@ def fit(
         torch.set_rng_state(state["rng_cpu"])
         if device.type == "cuda" and state.get("rng_cuda") is not None:
             torch.cuda.set_rng_state(state["rng_cuda"])
-        log.info("resuming from %s after epoch %d", latest, hist.epoch)
+        log.info("resuming from %s after epoch %d of %d", latest, hist.epoch, cfg.epochs)
         if on_epoch is not None and dist_info.is_main:
             for done in range(hist.epoch):
                 on_epoch(done + 1, hist.train_loss[done], hist.val_mpjpe_mm[done])

@@ -1,7 +1,9 @@
-"""Per-epoch validation: MPJPE over a fixed, evenly spread subset of the test views.
+"""Per-epoch validation: MPJPE over a fixed, evenly spread subset of the held-out validation views.
 
-The full evaluation (every view, every metric) is the ``evaluate`` stage's job; during
-training a deterministic subset keeps each epoch's check cheap and comparable.
+The views come from the training subjects (:mod:`pose3d.training.holdout`), never from a test
+subject: the best epoch is chosen without looking at the test set. The full evaluation (every
+view, every metric) is the ``evaluate`` stage's job; during training a deterministic subset
+keeps each epoch's check cheap and comparable.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from pose3d.training.protocols import Split, View
 
 
 def validation_views(split: Split, max_views: int) -> list[View]:
-    views = next(iter(split.tests.values()))
+    views = split.validation
+    if not views:
+        raise ValueError("the split has no validation views (hold them out first)")
     if len(views) <= max_views:
         return views
     keep = np.linspace(0, len(views) - 1, max_views).round().astype(int)

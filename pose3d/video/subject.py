@@ -1,8 +1,8 @@
 """All videos of one subject: plan the jobs, run them in parallel, write the index and the report.
 
 Videos are found through the official sequence table (``<Seq>.<camera>.mp4``), matched to
-the VideoPose3D action keys of the 2D poses; the exclusion rules of ``dataset.exclude``
-drop views the same way ``convert`` does. Output folder of a subject::
+the VideoPose3D action keys of the 2D poses; the views that ``convert`` excluded (read from
+its ``sequences.csv``) are not extracted. Output folder of a subject::
 
     shards/<key>.<camera>.npy   one per video (see pose3d.video.shards)
     index.csv                   one row per crop: where it is and the camera of the crop
@@ -24,7 +24,8 @@ import numpy as np
 from pose3d.h36m.cameras import CAMERA_IDS, subject_cameras
 from pose3d.io.atomic import replacing, write_bytes
 from pose3d.h36m.layout import bbox_path, video_path
-from pose3d.h36m.sequences import ExclusionRule, excluded_cameras, subject_sequences
+from pose3d.h36m.sequences import subject_sequences
+from pose3d.h36m.sequences_csv import Exclusions
 from pose3d.parallel import pmap
 from pose3d.video.extract import FrameSettings, VideoJob, VideoResult, extract_video, shard_name
 
@@ -40,13 +41,15 @@ class FramesError(Exception):
 
 def plan_subject(
     raw_dir: Path, subject: str, poses_2d: dict[str, list[np.ndarray]], split: str, settings: FrameSettings,
-    out_dir: Path, rules: tuple[ExclusionRule, ...] = (), provided: set[str] | None = None,
+    out_dir: Path, exclusions: Exclusions | None = None, provided: set[str] | None = None,
 ) -> tuple[list[VideoJob], list[VideoResult]]:
     """Jobs for the videos to extract, and results for the views that are not (missing, excluded, ...).
 
     ``provided``: names ``<Seq>.<camera>`` of the videos the source is meant to contain
     (the synthetic stand-in renders a selection); None for the official archive (all).
+    ``exclusions``: what convert excluded (``read_exclusions``); None: nothing.
     """
+    exclusions = exclusions or Exclusions()
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     given, raw_abs, out_abs = Path(raw_dir), Path(raw_dir).resolve(), Path(out_dir).resolve()  # absolute: Dask workers
@@ -63,14 +66,14 @@ def plan_subject(
         views = poses_2d[key]
         if len(views) != len(CAMERA_IDS):
             raise FramesError(f"{subject}/{key}: 2D poses have {len(views)} views, expected {len(CAMERA_IDS)}")
-        dropped = excluded_cameras(seq, rules)
+        dropped = exclusions.of(subject, key)
         for ci, cam in enumerate(CAMERA_IDS):
             uv = np.asarray(views[ci])
             label = video_path(given, subject, seq, cam)
             base = VideoResult(subject, key, seq.file_base, cam, split, str(label), "", n_pose=len(uv))
-            if cam in dropped:
-                why = [f"{r.name} ({r.reason})" for r in rules if r.matches(seq) and (not r.cameras or cam in r.cameras)]
-                base.status, base.problems = "excluded", [f"excluded by dataset.exclude: {', '.join(why)}"]
+            if ci in dropped:
+                why = exclusions.reason(subject, key) or "no reason recorded"
+                base.status, base.problems = "excluded", [f"excluded by dataset.exclude: {why}"]
                 others.append(base)
                 continue
             if provided is not None and f"{seq.file_base}.{cam}" not in provided:
@@ -94,7 +97,7 @@ def plan_subject(
 
 def extract_subject(
     raw_dir: Path, subject: str, poses_2d: dict[str, list[np.ndarray]], split: str, settings: FrameSettings,
-    out_dir: Path, rules: tuple[ExclusionRule, ...] = (), provided: set[str] | None = None,
+    out_dir: Path, exclusions: Exclusions | None = None, provided: set[str] | None = None,
     workers: int | None = None, dask_address: str | None = None,
 ) -> dict:
     """Extract every video of ``subject`` into ``out_dir``; returns the report (also written as report.json).
@@ -105,7 +108,7 @@ def extract_subject(
     videos_dir = Path(raw_dir) / subject / "Videos"
     if not videos_dir.is_dir():
         raise FramesError(f"{videos_dir}: folder is missing (extract Videos_{subject}.tgz into {raw_dir})")
-    jobs, others = plan_subject(raw_dir, subject, poses_2d, split, settings, out_dir, rules, provided)
+    jobs, others = plan_subject(raw_dir, subject, poses_2d, split, settings, out_dir, exclusions, provided)
     if not jobs:
         raise FramesError(f"{videos_dir}: none of the videos of {subject}'s {len(others)} pose views is there")
     done = pmap(extract_video, jobs, workers=workers, dask_address=dask_address, desc=f"frames {subject}",

@@ -123,3 +123,20 @@ def test_priors_file_is_deterministic_and_round_trips(tmp_path):
     with np.load(a) as npz:
         assert np.isnan(npz["meta/ransac_threshold_px"]) and str(npz["meta/source_2d"]) == "gt"
     assert [p.name for p in a.parent.iterdir()] == ["pelvis_priors.npz"]
+
+
+def test_a_view_convert_excluded_takes_no_part(tiny_poses_excluding, tmp_path_factory):
+    ws = tmp_path_factory.mktemp("priors_camera_rule")
+    shutil.copytree(tiny_poses_excluding("s11_directions_cam54138969"), ws / "data/processed/poses")
+    write_params(ws, dataset={"subjects": ["S1", "S11"], "train_subjects": ["S1"], "test_subjects": ["S11"]},
+                 priors={"workers": 1, "source_2d": "gt", "ransac": True})
+    proc = run_stage("priors", ws)
+    assert proc.returncode == 0, proc.stderr
+    with np.load(ws / "data/processed/priors/pelvis_priors.npz") as npz:
+        broken, other = npz["S11/Directions/inlier_views"], npz["S11/Directions 1/inlier_views"]
+        assert np.abs(npz["S11/Directions/error_mm"]).max() < 0.5  # three views still triangulate exactly
+    assert not broken[..., 0].any() and broken[..., 1:].all() and other.all()
+    (ws / "data/processed/poses/sequences.csv").unlink()
+    proc = run_stage("priors", ws)
+    assert proc.returncode != 0
+    assert "data/processed/poses/sequences.csv: sequence table is missing" in proc.stderr

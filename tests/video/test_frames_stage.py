@@ -109,7 +109,7 @@ def test_stage_settings_errors_are_clear(tiny_poses, tmp_path):
     (raw / "S9").mkdir(parents=True)
     write_params(tmp_path, dataset={"raw_dir": str(raw)}, frames={"evry_n": 3})
     proc = run_stage("frames", tmp_path, "--subject", "S9", "--poses", poses)
-    assert proc.returncode == 1 and "unknown key(s) evry_n" in proc.stderr
+    assert proc.returncode == 1 and "frames: unknown key 'evry_n'; did you mean 'every_n'?" in proc.stderr
     write_params(tmp_path, dataset={"raw_dir": str(raw), "train_subjects": ["S1"], "test_subjects": ["S11"]}, frames={})
     proc = run_stage("frames", tmp_path, "--subject", "S9", "--poses", poses)
     assert proc.returncode == 1 and "S9 is in neither dataset.train_subjects" in proc.stderr
@@ -136,3 +136,26 @@ def test_a_synthetic_tree_says_which_videos_it_has(tiny_poses, tmp_path, media):
     (raw / "synthetic_manifest.json").write_text(json.dumps(manifest))
     proc = run_stage("frames", tmp_path, "--subject", "S1", "--poses", str(tiny_poses / "data_2d_h36m_gt.npz"))
     assert proc.returncode == 1 and "generated without videos of S1" in proc.stderr
+
+
+def test_a_view_convert_excluded_is_not_extracted(tiny_poses_excluding, tmp_path, media):
+    poses = tiny_poses_excluding("s11_directions_cam54138969")
+    raw = tmp_path / "raw"
+    uv = load_2d(poses / "data_2d_h36m_gt.npz")[0]["S11"]["Directions"]
+    for ci in (0, 1):
+        media.write_view(raw, "S11", "Directions", CAMERA_IDS[ci], uv[ci])
+    rendered = {f"Directions.{c}": len(uv[0]) for c in (C0, C1)}
+    (raw / "synthetic_manifest.json").write_text(json.dumps({"videos": {"video_frames": {"S11": rendered}}}))
+    write_params(tmp_path, dataset={"raw_dir": str(raw)}, frames={"workers": 1})
+    args = ("--subject", "S11", "--poses", str(poses / "data_2d_h36m_gt.npz"))
+    proc = run_stage("frames", tmp_path, *args)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "data/processed/frames/S11"
+    v = _videos(out)
+    assert v[("Directions", C0)]["status"] == "excluded"
+    assert "s11_directions_cam54138969" in v[("Directions", C0)]["problems"]
+    assert v[("Directions", C1)]["status"] == "ok"
+    shards = FrameShards(out)
+    assert len(shards) > 0 and {shards.meta(i)["camera"] for i in range(len(shards))} == {C1}
+    proc = run_stage("frames", tmp_path, *args, "--sequences", str(tmp_path / "absent.csv"))
+    assert proc.returncode == 1 and "absent.csv: sequence table is missing" in proc.stderr

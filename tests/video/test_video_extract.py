@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pose3d.h36m.cameras import CAMERA_IDS, get_camera
-from pose3d.h36m.sequences import resolve_rules
+from pose3d.h36m.sequences_csv import Exclusions
 from pose3d.video import FrameSettings, FrameShards, extract_subject, plan_subject
 from pose3d.video.boxes import joint_boxes
 from pose3d.video.crop import crop_frame, to_crop, to_video, undistort_points, video_camera, video_scale
@@ -126,14 +126,14 @@ def test_undistorted_crops_have_a_camera_without_distortion(small_tree, tmp_path
 
 def test_excluded_views_are_not_reported_missing(small_tree, tmp_path):
     poses = {"Directions": [np.zeros((10, 17, 2))] * 4}
-    jobs, others = plan_subject(small_tree.raw, "S11", poses, "test", RAW, tmp_path,
-                                tuple(resolve_rules(["s11_directions_cam54138969"])))
+    excluded = Exclusions({("S11", "Directions"): (0,)}, {("S11", "Directions"): "s11_directions_cam54138969: broken"})
+    jobs, others = plan_subject(small_tree.raw, "S11", poses, "test", RAW, tmp_path, excluded)
     status = {r.camera_id: (r.status, r.problems) for r in others}
     assert not jobs
     assert status["54138969"][0] == "excluded" and "s11_directions_cam54138969" in status["54138969"][1][0]
     assert {status[c][0] for c in CAMERA_IDS[1:]} == {"missing"}
     # the synthetic stand-in renders a selection: views it did not render are no problem
-    _, others = plan_subject(small_tree.raw, "S11", poses, "test", RAW, tmp_path, (), provided=set())
+    _, others = plan_subject(small_tree.raw, "S11", poses, "test", RAW, tmp_path, provided=set())
     assert {r.status for r in others} == {"not_provided"} and not any(r.problems for r in others)
 
 

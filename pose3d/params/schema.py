@@ -1,0 +1,154 @@
+"""Every section of params.yaml as typed defaults, in one place.
+
+The defaults equal the committed params.yaml (tests/test_params.py compares them key by key),
+so deleting a key from the file never changes what a stage does. ``X | None`` marks a key that
+may be null; ``Literal`` lists the allowed words. ``experiments`` and ``extra_experiments``
+are not here: each entry is the ``train`` section overlaid with the entry and is checked per
+model where it is resolved.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ALL_SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
+
+#: metadata of a key whose value YAML may read as a number though it is a name (a short git hash)
+NAME = {"numbers_as_text": True}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    source: Literal["synthetic", "real"] = "synthetic"
+    raw_dir: str = "data/raw/synthetic"
+    subjects: tuple[str, ...] = ALL_SUBJECTS
+    train_subjects: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
+    test_subjects: tuple[str, ...] = ("S9", "S11")
+    exclude: tuple[str, ...] = ("s11_directions",)  # rule names of pose3d.h36m.sequences
+    verify_md5: bool = True
+
+
+@dataclass(frozen=True)
+class Videos:
+    """``synthesize.videos``: the sequences that also get rendered videos and masks."""
+
+    enabled: bool = True
+    subjects: tuple[str, ...] | Literal["all"] = ("S1", "S9")
+    actions: tuple[str, ...] | Literal["all"] = ("Directions", "Walking")
+    cameras: tuple[int | str, ...] = (0, 1, 2, 3)  # indices 0..3 or camera ids
+    scale: float = 0.25
+    crf: int = 23
+
+
+@dataclass(frozen=True)
+class Synthesize:
+    profile: str = "default"  # a name of pose3d.synth.profiles.PROFILES
+    seed: int = 0
+    workers: int | None = None  # null: all cores
+    dask_address: str | None = None
+    videos: Videos = Videos()
+
+
+@dataclass(frozen=True)
+class Convert:
+    reproj_tol_px: float = 0.05
+    check_mono: bool = False
+    mono_tol_mm: float = 0.1
+    workers: int | None = None
+    dask_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Frames:
+    subjects: tuple[str, ...] = ("S1", "S9")  # what dvc.yaml's foreach runs over
+    every_n: int = 5
+    test_every_n: int = 64
+    crop: int = 256
+    margin: float = 0.1
+    joints_margin: float = 0.25
+    undistort: bool = False
+    boxes: Literal["auto", "masks", "joints"] = "auto"
+    encoding: Literal["jpeg", "raw"] = "jpeg"
+    jpeg_qscale: int = 3
+    decoder_threads: int = 1
+    workers: int | None = None
+    dask_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Noise:
+    """``priors.noise``: the detector-like 2D corruption of pose3d.priors.noise."""
+
+    sigma_px: float = 3.0
+    joint_sigma_scale: tuple[float, ...] | None = None  # null: all 1
+    outlier_prob: float = 0.01
+    outlier_px: float = 100.0
+    swap_prob: float = 0.005
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Priors:
+    source_2d: Literal["gt", "noisy", "file"] = "noisy"
+    detections: str | None = "data/raw/detections/data_2d_h36m_cpn_ft_h36m_dbb.npz"  # read when source_2d: file
+    noise: Noise = Noise()
+    ransac: bool = True
+    ransac_threshold_px: float = 15.0
+    camera_weights: tuple[float, ...] | None = None  # null: all views weigh 1
+    workers: int | None = None
+    dask_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Train:
+    """The common training settings every experiment starts from (pose3d.training.loop.TrainConfig
+    and the stage's own keys)."""
+
+    device: str = "auto"  # auto | cpu | cuda | cuda:N; auto is resolved at run time
+    epochs: int = 8
+    frame_stride: int = 5
+    batch_size: int = 512
+    lr: float = 0.002
+    lr_decay: float = 0.8
+    seed: int = 4321
+    flip: bool = True
+    amp: bool = True
+    bn_recalibrate: int = 20
+    val_max_views: int = 48
+    val_subjects: tuple[str, ...] | None = None  # None: the last of dataset.train_subjects
+    nproc: int = 1
+    # not set in params.yaml's train section (each experiment names its loss)
+    loss: str = "mpjpe"  # a name of pose3d.training.losses.LOSSES
+    bn_momentum_start: float = 0.1
+    bn_momentum_end: float = 0.001
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    tta: bool = True
+    checkpoint: Literal["last", "best"] = "last"
+
+
+@dataclass(frozen=True)
+class Report:
+    compare: str | None = field(default=None, metadata=NAME)  # git revision or DVC experiment
+    clip_action: str = "Walking"
+    clip_frames: int = 48
+    clip_stride: int = 2
+    worst_frames: int = 3
+    crop_samples: int = 4
+
+
+#: section name -> its schema, in params.yaml's order
+SECTIONS: dict[str, type] = {
+    "dataset": Dataset,
+    "synthesize": Synthesize,
+    "convert": Convert,
+    "frames": Frames,
+    "priors": Priors,
+    "train": Train,
+    "evaluate": Evaluate,
+    "report": Report,
+}
+#: top-level sections whose entries are checked elsewhere (stages/experiments.py)
+EXPERIMENT_SECTIONS = ("experiments", "extra_experiments")
