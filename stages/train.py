@@ -8,6 +8,7 @@ processes (DistributedDataParallel: one per GPU, or gloo processes on a CPU).
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -25,6 +26,9 @@ from stages.common import code_digests, fail, file_digests, provenance, start, w
 from stages.experiments import build_experiment_model, experiment_config, split_for, validation_for
 
 POSES = Path("data/processed/poses")
+#: stop after this many epochs in total and exit with status 3, as an interruption would
+#: (checks that an interrupted run resumes exactly, or starts over when something changed)
+STOP_AFTER_ENV = "POSE3D_STOP_AFTER_EPOCHS"
 
 
 def torchrun(nproc: int, argv: list[str]) -> int:
@@ -84,8 +88,9 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
     identity = {"experiment": cfg, "inputs": file_digests(POSES), "code": code_digests(),
                 "split": {"train": split.train, "validation": split.validation, "tests": split.tests}}
     t0 = time.time()
+    stop_after = int(os.environ.get(STOP_AFTER_ENV) or 0) or None
     if not info.is_main:
-        fit(model, batcher, train_cfg, models_dir, validate, dist_info=info, identity=identity)
+        fit(model, batcher, train_cfg, models_dir, validate, dist_info=info, identity=identity, stop_after=stop_after)
         return
     from dvclive import Live  # logging only: keeps the import off the library's path
 
@@ -97,7 +102,11 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
             live.next_step()
 
         hist = fit(model, batcher, train_cfg, models_dir, validate, on_epoch=on_epoch, dist_info=info,
-                   identity=identity)
+                   identity=identity, stop_after=stop_after)
+    if hist.epoch < train_cfg.epochs:
+        log.error("%s: stopped after epoch %d of %d (%s); the next run resumes", name, hist.epoch,
+                  train_cfg.epochs, STOP_AFTER_ENV)
+        raise SystemExit(3)
     # config.json holds only what the run's settings and data decide (same bytes on every machine);
     # host, time and versions go to the provenance file beside the folder
     write_json(models_dir / "config.json", {

@@ -152,3 +152,103 @@ def test_real_archive_configured_generates_no_synthetic_data(repo, tmp_path):
     assert (repo / "data/processed/poses/data_3d_h36m.npz").is_file()
     set_param(repo, "dataset", "source", "synthetic")
     set_param(repo, "dataset", "raw_dir", "data/raw/synthetic")
+
+
+# --- a resumed run is the same run ------------------------------------------------------------
+
+RESUMABLE = "fc_tiny"
+
+
+def _weights(ws, name=RESUMABLE):
+    import torch
+
+    return torch.load(ws / f"data/models/{name}/latest.pt", weights_only=False)["model"]
+
+
+def _same(a, b) -> bool:
+    return a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+
+
+def _interrupted(ws):
+    """Train the experiment for one of its two epochs, then stop as an interruption would."""
+    env = {**stage_env(), "POSE3D_STOP_AFTER_EPOCHS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "-f", "-s", f"train@{RESUMABLE}"], cwd=ws, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode != 0 and "stopped after epoch 1 of 2" in proc.stdout + proc.stderr
+    import torch
+
+    assert torch.load(ws / f"data/models/{RESUMABLE}/latest.pt", weights_only=False)["history"]["epoch"] == 1
+
+
+def _fresh(ws):
+    """The weights of the same stage run from nothing, in this workspace as it is now."""
+    shutil.rmtree(ws / f"data/models/{RESUMABLE}")
+    dvc(ws, "repro", "-f", "-s", f"train@{RESUMABLE}")
+    return _weights(ws)
+
+
+@pytest.fixture
+def two_epochs(repo):
+    dvc(repo, "repro")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["experiments"][RESUMABLE]["epochs"] = 2
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    losses = repo / "pose3d/training/losses.py"
+    kept = losses.read_text(), (repo / "params.yaml").read_text()
+    yield repo
+    losses.write_text(kept[0])
+    params = yaml.safe_load(kept[1])
+    params["experiments"][RESUMABLE].pop("epochs")
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_interrupted_run_resumes_to_the_same_weights(two_epochs):
+    ws = two_epochs
+    _interrupted(ws)
+    proc = dvc(ws, "repro", f"train@{RESUMABLE}")
+    assert "resuming from" in proc.stdout + proc.stderr and "after epoch 1 of 2" in proc.stdout + proc.stderr
+    assert _same(_weights(ws), _fresh(ws))
+
+
+def test_changed_code_starts_over(two_epochs):
+    ws = two_epochs
+    dvc(ws, "repro", f"train@{RESUMABLE}")
+    before = _weights(ws)
+    _interrupted(ws)
+    losses = ws / "pose3d/training/losses.py"  # a declared dependency of train@: the loss itself changes
+    losses.write_text(losses.read_text().replace("return (pred - target).abs().mean()",
+                                                 "return (pred - target).abs().pow(1.5).mean()"))
+    proc = dvc(ws, "repro", f"train@{RESUMABLE}")
+    log = proc.stdout + proc.stderr
+    assert "not resumed (code changed)" in log and "resuming from" not in log
+    after = _weights(ws)
+    assert not _same(after, before)
+    assert _same(after, _fresh(ws))
+
+
+def test_swapped_split_starts_over(two_epochs):
+    ws = two_epochs
+    dvc(ws, "repro", f"train@{RESUMABLE}")
+    before = _weights(ws)
+    _interrupted(ws)
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    ds = params["dataset"]
+    ds["train_subjects"], ds["test_subjects"] = ds["test_subjects"], ds["train_subjects"]
+    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        proc = dvc(ws, "repro", f"train@{RESUMABLE}")
+        log = proc.stdout + proc.stderr
+        assert "not resumed (" in log and "split changed" in log and "resuming from" not in log
+        after = _weights(ws)
+        assert not _same(after, before)
+        assert _same(after, _fresh(ws))
+    finally:
+        ds["train_subjects"], ds["test_subjects"] = ds["test_subjects"], ds["train_subjects"]
+        (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_finished_run_is_never_continued(two_epochs):
+    ws = two_epochs
+    dvc(ws, "repro", f"train@{RESUMABLE}")
+    proc = dvc(ws, "repro", "-f", "-s", f"train@{RESUMABLE}")
+    assert "not resumed (that run finished (2 epochs))" in proc.stdout + proc.stderr

@@ -92,6 +92,6 @@ def test_nproc_trains_under_torchrun(workspace):
     proc = run_stage("train", workspace, "--experiment", "srnet_ddp")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "rank 1 of 2" in proc.stderr and "starting 2 processes under torchrun" in proc.stderr
-    config = json.loads((workspace / "data/models/srnet_ddp/config.json").read_text())
-    assert config["provenance"]["processes"] == 2
+    provenance = json.loads((workspace / "data/models/srnet_ddp.provenance.json").read_text())
+    assert provenance["processes"] == 2
     assert torch.load(workspace / "data/models/srnet_ddp/latest.pt", weights_only=False)["history"]["epoch"] == 1
