@@ -55,12 +55,12 @@ def resolve_experiments(params: dict) -> tuple[dict[str, dict | str], dict[str, 
 
 def attach_clips(inputs: ReportInputs, params: dict, settings: ReportSettings, log: logging.Logger) -> None:
     """Predict one test view per trained experiment (CPU: a single sequence, same bytes every run)."""
-    settings = section(params, "evaluate", log)
-    tta = settings.tta
+    scoring = section(params, "evaluate", log)
+    tta = scoring.tta
     data = None
     for run in inputs.experiments:
         try:
-            checkpoint = load_checkpoint(MODELS / run.name, settings.checkpoint)
+            checkpoint = load_checkpoint(MODELS / run.name, scoring.checkpoint)
         except (OSError, ValueError) as exc:
             run.clip_note = f"{exc}: train@{run.name} failed or has not run"
             continue

@@ -68,7 +68,9 @@ def write_experiment(ws: Path, params: dict, name: str, seed: int) -> None:
     pa = per_action_rows(head["mpjpe"], seed)
     pa.to_csv(metrics / "per_action.csv", index=False, float_format="%.4f")
     summary = {**head, **{f"{k}_pooled": v for k, v in head.items()}, "frames": 1500, "sequences": 60, "actions": 15}
-    (metrics / "eval.json").write_text(json.dumps({**summary, "test_sets": {"test": summary}, "tta": True}))
+    (metrics / "eval.json").write_text(json.dumps({
+        **summary, "headline_set": "test", "test_sets": {"test": summary}, "tta": True, "checkpoint": "last",
+        "checkpoint_epoch": CURVE_EPOCHS, "epochs": CURVE_EPOCHS}))
     pd.DataFrame({"joint": JOINT_NAMES_17, "mpjpe": np.linspace(10, 90, 17) + seed, "mpjpe_pooled": 0.0,
                   "test_set": "test"}).to_csv(metrics / "per_joint.csv", index=False)
     steps = np.arange(CURVE_EPOCHS)
@@ -79,10 +81,13 @@ def write_experiment(ws: Path, params: dict, name: str, seed: int) -> None:
     cfg = experiment_config(params, name)
     torch.manual_seed(seed)
     model = build_experiment_model(cfg, training=False)
-    torch.save({"model": model.state_dict()}, models / "best.pt")
+    torch.save({"model": model.state_dict(), "epoch": CURVE_EPOCHS - 1}, models / "best.pt")
+    torch.save({"model": model.state_dict(), "history": {"epoch": CURVE_EPOCHS}, "config": {"epochs": CURVE_EPOCHS}},
+               models / "latest.pt")
     (models / "config.json").write_text(json.dumps({
-        "experiment": name, "config": cfg, "receptive_field": model.receptive_field, "best_epoch": CURVE_EPOCHS - 1,
-        "provenance": {"device": "cpu", "seconds": 125.0 + seed, "git_revision": "0123456789abcdef"}}))
+        "experiment": name, "config": cfg, "receptive_field": model.receptive_field, "best_epoch": CURVE_EPOCHS - 1}))
+    (models.parent / f"{name}.provenance.json").write_text(json.dumps(
+        {"device": "cpu", "seconds": 125.0 + seed, "git_revision": "0123456789abcdef"}))
 
 
 def write_priors(ws: Path) -> LimbStats:
