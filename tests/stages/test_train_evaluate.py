@@ -59,6 +59,36 @@ def test_evaluate_writes_metrics_per_action_and_joint(workspace):
     assert average == pytest.approx(summary["mpjpe"], rel=1e-3)
     per_joint = pd.read_csv(out / "per_joint.csv")
     assert len(per_joint) == 17 and "mpjpe" in per_joint.columns
+    assert summary["checkpoint"] == "last" and summary["checkpoint_epoch"] == summary["epochs"] == 2
+    assert summary["headline_set"] == "test" and "S8" in summary["selection"] and "never a test subject" in summary["selection"]
+
+
+def test_best_checkpoint_is_the_one_chosen_on_validation(workspace):
+    if not (workspace / "data/models/srnet_tiny/latest.pt").is_file():
+        assert run_stage("train", workspace, "--experiment", "srnet_tiny").returncode == 0
+    config = json.loads((workspace / "data/models/srnet_tiny/config.json").read_text())
+    params_text = (workspace / "params.yaml").read_text()
+    params = yaml.safe_load(params_text)
+    params["evaluate"]["checkpoint"] = "best"
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        proc = run_stage("evaluate", workspace, "--experiment", "srnet_tiny")
+    finally:
+        (workspace / "params.yaml").write_text(params_text)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((workspace / "data/metrics/srnet_tiny/eval.json").read_text())
+    assert summary["checkpoint"] == "best" and summary["checkpoint_epoch"] == config["best_epoch"]
+    assert f"best on validation (epoch {config['best_epoch']} of 2)" in proc.stderr
+
+
+def test_training_validates_on_held_out_training_views_only(workspace):
+    if not (workspace / "data/models/srnet_tiny/latest.pt").is_file():
+        assert run_stage("train", workspace, "--experiment", "srnet_tiny").returncode == 0
+    state = torch.load(workspace / "data/models/srnet_tiny/latest.pt", weights_only=False)
+    split = state["identity"]["split"]
+    test_subjects = {s for views in split["tests"].values() for s, _, _ in views}
+    assert split["validation"] and not {s for s, _, _ in split["validation"]} & test_subjects
+    assert not set(map(tuple, split["validation"])) & set(map(tuple, split["train"]))
 
 
 def test_unknown_experiment_and_missing_model(workspace):
@@ -95,3 +125,17 @@ def test_nproc_trains_under_torchrun(workspace):
     provenance = json.loads((workspace / "data/models/srnet_ddp.provenance.json").read_text())
     assert provenance["processes"] == 2
     assert torch.load(workspace / "data/models/srnet_ddp/latest.pt", weights_only=False)["history"]["epoch"] == 1
+
+
+def test_cross_action_headline_is_the_unseen_actions(workspace):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["experiments"]["xa_tiny"] = {**EXPERIMENT, "channels": 32, "epochs": 1, "protocol": "cross_action",
+                                        "train_action": "Walking"}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for stage in ("train", "evaluate"):
+        proc = run_stage(stage, workspace, "--experiment", "xa_tiny")
+        assert proc.returncode == 0, proc.stderr
+    summary = json.loads((workspace / "data/metrics/xa_tiny/eval.json").read_text())
+    assert summary["headline_set"] == "unseen" and summary["actions"] == 14
+    assert summary["mpjpe"] == summary["test_sets"]["unseen"]["mpjpe"] != summary["test_sets"]["all"]["mpjpe"]
+    assert summary["test_sets"]["all"]["actions"] == 15
