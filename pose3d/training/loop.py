@@ -64,19 +64,28 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def bn_momentum(epoch: int, cfg: TrainConfig, steps_per_epoch: int | None = None) -> float:
-    """Momentum after ``epoch`` completed epochs: exponential from start to end over the run.
+#: the most weight movement (learning rate x steps) BatchNorm's running statistics may average over
+BN_LR_WINDOW = 0.05
 
-    Never below ``1 / steps_per_epoch``: the running statistics must average over at most
-    about one epoch of batches, or they lag behind the weights and the evaluation-mode
-    network is a different one (the seeds' schedule assumes ~1500 batches per epoch, where
-    the floor never binds; a short run of 40 batches per epoch would otherwise be scored
-    with statistics of its first epochs).
+
+def bn_momentum(epoch: int, cfg: TrainConfig, lr: float | None = None) -> float:
+    """BatchNorm momentum for the epoch after ``epoch`` completed ones: the seeds' exponential
+    decay from ``bn_momentum_start`` to ``bn_momentum_end``, but never below ``lr / BN_LR_WINDOW``.
+
+    The running statistics are an average over the last ~1/momentum steps, taken while the weights
+    move by about the learning rate each step. The seeds' schedule (60-80 epochs, lr x0.95 per
+    epoch) keeps that window's movement, lr/momentum, between 0.01 and 0.046 for the whole run, so
+    the floor never binds there. A short run (a few epochs at a barely decayed learning rate)
+    decays the momentum 100x while the learning rate stays put: by its last epoch the statistics
+    average over weights far older than the network they are used with, and the evaluation-mode
+    network scores worse every epoch while the training loss falls (VideoPose3D's own script does
+    this too on a short run, less visibly). The floor keeps the window's movement bounded by the
+    same amount in every recipe.
     """
     ratio = math.log(cfg.bn_momentum_start / cfg.bn_momentum_end)
     momentum = cfg.bn_momentum_start * math.exp(-(epoch / max(cfg.epochs, 1)) * ratio)
-    if steps_per_epoch:
-        momentum = max(momentum, min(cfg.bn_momentum_start, 1.0 / steps_per_epoch))
+    if lr is not None:
+        momentum = max(momentum, min(cfg.bn_momentum_start, lr / BN_LR_WINDOW))
     return momentum
 
 
@@ -171,9 +180,10 @@ def fit(
     if dist_info.rank:
         torch.manual_seed(cfg.seed + dist_info.rank)  # own dropout masks; rank 0 keeps the single-process stream
     for epoch in range(hist.epoch, last):
+        lr = cfg.lr * cfg.lr_decay ** epoch
         for group in opt.param_groups:
-            group["lr"] = cfg.lr * cfg.lr_decay ** epoch
-        set_bn_momentum(model, bn_momentum(epoch, cfg, batcher.num_batches(cfg.batch_size, cfg.flip)))
+            group["lr"] = lr
+        set_bn_momentum(model, bn_momentum(epoch, cfg, lr))
         model.train()
         total, count = torch.zeros((), device=device), 0
         batches = batcher.epoch(cfg.batch_size, cfg.seed, epoch, cfg.flip, dist_info.rank, dist_info.world)

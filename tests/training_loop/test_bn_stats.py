@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from pose3d.training.bn_stats import recalibrate_batchnorm
-from pose3d.training.loop import TrainConfig, bn_momentum
+from pose3d.training.loop import BN_LR_WINDOW, TrainConfig, bn_momentum
 
 
 def test_recalibration_gives_the_plain_average_and_restores_momentum():
@@ -33,8 +33,18 @@ def test_recalibration_without_batchnorm_runs_nothing():
     assert recalibrate_batchnorm(model, [torch.zeros(1, 2)]) == 0 and not calls
 
 
-def test_momentum_floor_binds_only_on_short_epochs():
-    cfg = TrainConfig(epochs=80)
-    assert bn_momentum(79, cfg, steps_per_epoch=1500) == pytest.approx(bn_momentum(79, cfg))  # the seeds' schedule
-    assert bn_momentum(79, cfg, steps_per_epoch=40) == pytest.approx(1 / 40)
-    assert bn_momentum(0, cfg, steps_per_epoch=2) == pytest.approx(0.1)  # never above the start
+@pytest.mark.parametrize("epochs", [60, 80])
+def test_momentum_floor_never_binds_at_the_seeds_recipes(epochs):
+    """lr 1e-3 x0.95 per epoch over 60 (SRNet) or 80 (VideoPose3D) epochs: exactly their schedule."""
+    cfg = TrainConfig(epochs=epochs, lr=1e-3, lr_decay=0.95)
+    for epoch in range(epochs):
+        assert bn_momentum(epoch, cfg, cfg.lr * cfg.lr_decay ** epoch) == pytest.approx(bn_momentum(epoch, cfg))
+
+
+def test_momentum_floor_binds_on_short_runs():
+    """Four epochs at lr 1e-3: the schedule would reach 0.003 while the weights still move fast."""
+    cfg = TrainConfig(epochs=4, lr=1e-3, lr_decay=0.95)
+    lr = cfg.lr * cfg.lr_decay ** 3
+    assert bn_momentum(3, cfg) == pytest.approx(0.1 * 100 ** -0.75)
+    assert bn_momentum(3, cfg, lr) == pytest.approx(lr / BN_LR_WINDOW)
+    assert bn_momentum(0, TrainConfig(lr=1.0), 1.0) == pytest.approx(0.1)  # never above the start
