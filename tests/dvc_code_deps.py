@@ -23,7 +23,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from tests.dvc_index import is_data_path, open_repo, stages
+from tests.dvc_index import format_by_stage, is_data_path, open_repo, stages
 
 PROJECT_PACKAGES = ("pose3d", "stages", "pipelines")
 
@@ -178,15 +178,11 @@ def check(root: Path | str) -> dict[str, list[str]]:
     return problems
 
 
-def format_problems(problems: dict[str, list[str]]) -> str:
-    return "\n".join(f"{stage}:\n" + "\n".join(f"  {m}" for m in msgs) for stage, msgs in problems.items())
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     problems = check(args[0] if args else ".")
     if problems:
-        print(format_problems(problems))
+        print(format_by_stage(problems))
         return 1
     print("dvc.yaml: every stage lists the code it runs")
     return 0

@@ -68,3 +68,8 @@ def is_data_path(repo, path: str, all_outs: list[str]) -> bool:
     if type(repo.scm).__name__ == "NoSCM":  # no git (a source tarball before `make init`): the layout
         return path == "data" or path.startswith("data/")
     return bool(repo.scm.is_ignored(str(Path(repo.root_dir) / path)))
+
+
+def format_by_stage(problems: dict[str, list[str]]) -> str:
+    """``stage:`` then each of its lines indented, one block per stage."""
+    return "\n".join(f"{stage}:\n" + "\n".join(f"  {m}" for m in msgs) for stage, msgs in problems.items())

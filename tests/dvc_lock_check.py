@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.dvc_index import is_data_path, open_repo, rel, stages
+from tests.dvc_index import format_by_stage, is_data_path, open_repo, rel, stages
 
 
 def dvc_hash(repo, dep) -> str:
@@ -80,16 +80,12 @@ def stale(root: Path | str) -> dict[str, list[str]]:
     return out
 
 
-def format_stale(problems: dict[str, list[str]]) -> str:
-    return "\n".join(f"{stage}:\n" + "\n".join(f"  {m}" for m in msgs) for stage, msgs in problems.items())
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     problems = stale(args[0] if args else ".")
     if problems:
         print("dvc.lock disagrees with the checkout (run `dvc repro` and commit dvc.lock):")
-        print(format_stale(problems))
+        print(format_by_stage(problems))
         return 1
     print("dvc.lock matches the code and params of the checkout")
     return 0

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.dvc_code_deps import check, format_problems, required_files
+from tests.dvc_code_deps import check, required_files
+from tests.dvc_index import format_by_stage
 from tests.helpers import ROOT
 
 
 def test_every_stage_lists_the_code_it_runs():
     problems = check(ROOT)
-    assert not problems, "dvc.yaml deps do not match the code the stages run:\n" + format_problems(problems)
+    assert not problems, "dvc.yaml deps do not match the code the stages run:\n" + format_by_stage(problems)
 
 
 def test_train_needs_the_h36m_modules_it_imports():
