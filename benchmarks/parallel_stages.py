@@ -115,10 +115,11 @@ def main() -> None:
         write_params(params, args.experiments, args.epochs, args.frame_stride)
         print(f"{' and '.join(f'train@{e}' for e in args.experiments)}, {args.epochs} epoch(s) each, {cores} cores; "
               f"threads per stage: all cores = {cores}, share = {share}", flush=True)
+        # the headline pair first, back to back; the slow "before" pair last
         serial_all, _ = run(scratch, "serial, all cores", args.experiments, cores, params, together=False)
-        pair_all, _ = run(scratch, "pair, all cores (before)", args.experiments, cores, params, together=True)
         pair_share, _ = run(scratch, "pair, share (after)", args.experiments, share, params, together=True)
         serial_share, _ = run(scratch, "serial, share", args.experiments, share, params, together=False)
+        pair_all, _ = run(scratch, "pair, all cores (before)", args.experiments, cores, params, together=True)
 
     print("\nwall time of the pair at once / the two one after the other with all cores each:")
     print(f"  before (each stage {cores} threads)  : {pair_all / serial_all:5.2f}x   (> 1: their threads wait for "
