@@ -48,6 +48,8 @@ RIGHT_16: tuple[int, ...] = (1, 2, 3, 13, 14, 15)
 
 #: Stacked-Hourglass / MPII 16-joint order (3d-pose-baseline, learnable-triangulation "mpii").
 MPII16_FROM_32: tuple[int, ...] = (3, 2, 1, 6, 7, 8, 0, 12, 13, 15, 27, 26, 25, 17, 18, 19)
+#: learnable-triangulation's 17 joints (its labels' ``keypoints``): MPII-16 + Neck/Nose, root at index 6.
+LT17_FROM_32: tuple[int, ...] = MPII16_FROM_32 + (14,)
 LEFT_MPII16: tuple[int, ...] = (3, 4, 5, 13, 14, 15)
 RIGHT_MPII16: tuple[int, ...] = (0, 1, 2, 10, 11, 12)
 

@@ -139,6 +139,16 @@ class Report:
     crop_samples: int = 4
 
 
+EXPORT_FORMATS = ("videopose3d", "poseaug", "learnable_triangulation", "integral", "mmpose")
+
+
+@dataclass(frozen=True)
+class Export:
+    formats: tuple[Literal["videopose3d", "poseaug", "learnable_triangulation", "integral", "mmpose"], ...] = EXPORT_FORMATS
+    jpeg_qscale: int = 3  # exported images, ffmpeg -qscale:v
+    mmpose_sample_rate: int = 5  # every 5th frame: annotation_body3d/fps10
+
+
 #: section name -> its schema, in params.yaml's order
 SECTIONS: dict[str, type] = {
     "dataset": Dataset,
@@ -146,6 +156,7 @@ SECTIONS: dict[str, type] = {
     "convert": Convert,
     "frames": Frames,
     "priors": Priors,
+    "export": Export,
     "train": Train,
     "evaluate": Evaluate,
     "report": Report,

@@ -26,8 +26,6 @@ time, so a user reads one sequence's pelvis without unpickling the rest.
 """
 from __future__ import annotations
 
-import os
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from pose3d.geometry.triangulation import Triangulated, triangulate_cameras
 from pose3d.h36m.cameras import CAMERA_IDS, subject_cameras
 from pose3d.h36m.sequences import action_group
 from pose3d.h36m.skeleton import JOINT_NAMES_17, to_17
+from pose3d.io.npz import write_npz
 from pose3d.priors.limbs import H36M17_FROM_LT17
 
 FORMAT_VERSION = 1
@@ -143,23 +142,7 @@ def write_pelvis_priors(path: Path, priors: Mapping[str, Mapping[str, SequencePr
             arrays[f"{s}/{a}/inlier_views"] = p.inlier_views
             if p.error_mm is not None:
                 arrays[f"{s}/{a}/error_mm"] = p.error_mm
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        _write_npz(tmp, arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """``np.savez`` without its wall-clock zip timestamps: same inputs, same bytes."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for key, arr in arrays.items():
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
+    write_npz(path, arrays)
 
 
 def load_pelvis_priors(path: Path) -> dict[str, dict[str, dict[str, np.ndarray]]]:

@@ -84,7 +84,7 @@ def undistort_points(uv: np.ndarray, camera: Camera) -> np.ndarray:
     return undistort_pixels(uv.reshape(-1, 2), camera).reshape(uv.shape)
 
 
-def resample_taps(start: int, side: int, size: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+def resample_taps(start: float, side: float, size: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """1-D resampling of source pixels ``start .. start+side-1`` to ``size`` pixels.
 
     Returns ``(index (size, T) int, weight (size, T) float32)``; taps outside ``0 .. limit-1``
@@ -111,18 +111,22 @@ def resample_taps(start: int, side: int, size: int, limit: int) -> tuple[np.ndar
 def crop_square(image: np.ndarray, left: int, top: int, side: int, size: int) -> np.ndarray:
     """(H, W, C) uint8 or float frame -> (size, size, C) uint8 crop of the square at (left, top)."""
     h, w = image.shape[:2]
-    ri, rw = resample_taps(top, side, size, h)
-    ci, cw = resample_taps(left, side, size, w)
+    return resample(image, resample_taps(top, side, size, h), resample_taps(left, side, size, w))
+
+
+def resample(image: np.ndarray, rows: tuple[np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(H, W, C) image -> (len(rows), len(cols), C) uint8 through separable taps from :func:`resample_taps`."""
+    (ri, rw), (ci, cw) = rows, cols
     r0, r1 = int(ri.min()), int(ri.max()) + 1
     c0, c1 = int(ci.min()), int(ci.max()) + 1
     region = image[r0:r1, c0:c1].astype(np.float32)
     ri, ci = ri - r0, ci - c0
-    rows = np.zeros((size, region.shape[1], region.shape[2]), dtype=np.float32)
+    tmp = np.zeros((len(ri), region.shape[1], region.shape[2]), dtype=np.float32)
     for t in range(ri.shape[1]):
-        rows += rw[:, t, None, None] * region[ri[:, t]]
-    out = np.zeros((size, size, region.shape[2]), dtype=np.float32)
+        tmp += rw[:, t, None, None] * region[ri[:, t]]
+    out = np.zeros((len(ri), len(ci), region.shape[2]), dtype=np.float32)
     for t in range(ci.shape[1]):
-        out += cw[None, :, t, None] * rows[:, ci[:, t]]
+        out += cw[None, :, t, None] * tmp[:, ci[:, t]]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 

@@ -1,0 +1,54 @@
+"""DVC stage ``export@<format>``: one seed's own input files, in the seed's own layout.
+
+Reads ``export`` (jpeg_qscale, mmpose_sample_rate; ``export.formats`` is only the list
+dvc.yaml's ``foreach`` runs over) and ``dataset`` (train_subjects, test_subjects), and what
+``convert``, ``frames`` and ``priors`` wrote. Writes ``data/exports/<format>/`` (whole or not
+at all) with a ``README.md`` saying where it goes and which command of the seed then runs,
+and logs the export's time and size.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pose3d.export.common import ExportError, ExportSettings, Inputs, folder_size
+from pose3d.export.formats import FORMATS
+from stages.common import atomic_dir, fail, provenance, section, start, write_json
+
+OUT = Path("data/exports")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, log, params = start(
+        __doc__, argv, "export@{format}",
+        format={"required": True, "help": f"one of {', '.join(FORMATS)}"},
+        out={"type": Path, "default": OUT, "help": "parent folder of the per-format outputs"},
+    )
+    if args.format not in FORMATS:
+        fail(log, f"unknown export format {args.format!r}; choose one of {', '.join(FORMATS)}")
+    ds, cfg = section(params, "dataset", log), section(params, "export", log)
+    if not 1 <= cfg.jpeg_qscale <= 31:
+        fail(log, f"params.yaml export.jpeg_qscale: {cfg.jpeg_qscale} is not within 1..31")
+    if cfg.mmpose_sample_rate < 1:
+        fail(log, f"params.yaml export.mmpose_sample_rate: {cfg.mmpose_sample_rate} must be >= 1")
+    settings = ExportSettings(tuple(ds.train_subjects), tuple(ds.test_subjects), cfg.jpeg_qscale, cfg.mmpose_sample_rate)
+
+    t0 = time.time()
+    target = args.out / args.format
+    try:
+        with atomic_dir(target) as tmp:
+            summary = FORMATS[args.format].export(Inputs(), tmp, settings)
+    except ExportError as exc:
+        fail(log, f"export@{args.format} failed: {exc}")
+    seconds = time.time() - t0
+    files, size = folder_size(target)
+    images = summary.get("images", 0)
+    log.info("%s: %d files, %.1f MB in %.1f s%s", target, files, size / 1e6, seconds,
+             f" ({images} images, {summary.get('image_bytes', 0) / 1e6:.1f} MB, made from the frames' crops "
+             f"in {summary.get('image_seconds', 0.0):.1f} s of work)" if images else "")
+    write_json(args.out / f"{args.format}.provenance.json",
+               provenance(seconds=seconds, files=files, bytes=size, summary=summary))
+
+
+if __name__ == "__main__":
+    main()
