@@ -12,6 +12,7 @@ resolution and come out at the camera's size the same way.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from pose3d.parallel import pmap
 from pose3d.video.crop import resample, resample_taps, video_scale
 from pose3d.video.jpeg import JpegEncoder
 from pose3d.video.reader import FrameShards
+from pose3d.video.subject import REPORT_FILE
 
 #: a row of a ``frames`` index (pose3d.video.reader.read_index) -> path under the export root, or None: not exported
 NameOf = Callable[[dict], "str | None"]
@@ -96,6 +98,12 @@ def _write_video(job: _Job) -> ImageStats:
         path.write_bytes(data)
         nbytes += len(data)
     return ImageStats(len(job.items), nbytes, time.perf_counter() - t0)
+
+
+def undistorted(folders: list[Path]) -> bool:
+    """Whether ``frames`` cropped from undistorted frames (``frames.undistort``): such images suit only
+    seeds that read undistorted images (learnable-triangulation), not the distorted 2D of the others."""
+    return any(json.loads((Path(f) / REPORT_FILE).read_text())["settings"].get("undistort", False) for f in folders)
 
 
 def export_images(folders: list[Path], out_root: Path, name_of: NameOf, qscale: int = 3,

@@ -115,7 +115,7 @@ def meta_arrays(poses32_m: np.ndarray, camera: Camera) -> dict[str, np.ndarray]:
         "pose3d_world": np.ascontiguousarray(to_17(poses32_m).astype(np.float64) * 1000.0),
         "f": camera.focal_px.astype(np.float64).reshape(1, 2),
         "c": camera.centre_px.astype(np.float64).reshape(1, 2),
-        "R": camera.r_world_to_cam.astype(np.float64).reshape(3, 3),
+        "R": camera.r_cam_to_world.astype(np.float64).reshape(3, 3),
         "T": camera.centre_mm.astype(np.float64).reshape(1, 3),
         "img_height": np.full((n, 1), float(camera.height_px)),
         "img_width": np.full((n, 1), float(camera.width_px)),

@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from pose3d.export.common import ExportError, ExportSettings, Inputs, require, write_text
-from pose3d.export.images import export_images
+from pose3d.export.images import export_images, undistorted
 from pose3d.geometry.projection import world_to_camera
 from pose3d.h36m.cameras import CAMERA_IDS, get_camera
 from pose3d.h36m.sequences import subject_sequences
 from pose3d.h36m.sequences_csv import FILE_NAME as SEQUENCES_CSV, read_exclusions
 from pose3d.h36m.skeleton import to_17
 from pose3d.io.atomic import replacing
+from pose3d.io.npz import write_npz
 
 NAME = "mmpose"
 
@@ -33,6 +34,10 @@ CONVERTER_SIZES: dict[str, tuple[int, int]] = {
     "54138969": (1000, 1002), "55011271": (1000, 1000), "58860488": (1000, 1000), "60457274": (1000, 1002),
 }
 SPLITS = ("train", "test")
+UNDISTORTED = """
+No images: `frames` cropped undistorted frames (`frames.undistort: true`), while `part` and mmpose's
+cameras describe the distorted ones. Set `frames.undistort: false` to export images.
+"""
 FIELDS = ("imgname", "center", "scale", "part", "S")
 
 
@@ -135,18 +140,17 @@ def _write_pickle(path: Path, obj) -> None:
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with replacing(path) as tmp, open(tmp, "wb") as f:  # a file object: savez would append .npz to the name
-        np.savez(f, **{k: arrays[k] for k in FIELDS})
+    write_npz(path, {k: arrays[k] for k in FIELDS})  # np.savez's layout, without its wall-clock timestamps
 
 
 def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
     out = Path(out)
     rate = int(settings.mmpose_sample_rate)
     if rate < 1:
-        raise ValueError(f"export mmpose_sample_rate must be a positive integer, got {rate}")
+        raise ExportError("params.yaml", f"export.mmpose_sample_rate must be a positive integer, got {rate}")
     both = set(settings.train_subjects) & set(settings.test_subjects)
     if both:
-        raise ValueError(f"subjects {sorted(both)} are both training and test subjects")
+        raise ExportError("params.yaml", f"subjects {sorted(both)} are both dataset.train_subjects and test_subjects")
     have = set(inputs.poses_3d)
     splits = {"train": [s for s in settings.train_subjects if s in have],
               "test": [s for s in settings.test_subjects if s in have]}
@@ -177,8 +181,10 @@ def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
             return None
         return "images/" + image_name(row["subject"], view[0], str(row["camera"]), frame)
 
-    stats = export_images(inputs.frame_folders(), out, name_of, settings.jpeg_qscale)
-    write_text(out / "README.md", _readme(rate, splits, missing, rows, stats.images))
+    folders = inputs.frame_folders()
+    skipped = undistorted(folders)  # mmpose's 2D is in the distorted image
+    stats = export_images([] if skipped else folders, out, name_of, settings.jpeg_qscale)
+    write_text(out / "README.md", _readme(rate, splits, missing, rows, stats.images) + (UNDISTORTED if skipped else ""))
     return {
         "rows": rows,
         "subjects": splits,
@@ -188,6 +194,7 @@ def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
         "images": stats.images,
         "image_bytes": stats.bytes,
         "image_seconds": stats.seconds,
+        "images_skipped": "frames.undistort: true" if skipped else "",
     }
 
 

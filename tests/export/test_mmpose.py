@@ -71,7 +71,8 @@ def expected_views(inputs, subjects, rate) -> list[tuple[str, str, str, str, int
         for seq in subject_sequences(s):
             if seq.key in inputs.poses_3d.get(s, {}):
                 n = inputs.poses_3d[s][seq.key].shape[0]
-                views += [(s, seq.key, seq.file_base, c, n) for i, c in enumerate(CAMERA_IDS) if (s, seq.key, i) not in dropped]
+                views += [(s, seq.key, seq.file_base, c, n)
+                          for i, c in enumerate(CAMERA_IDS) if (s, seq.key, i) not in dropped]
     return views
 
 
@@ -291,3 +292,29 @@ def test_images_have_the_camera_size_and_hold_the_joints(result, data, export_in
         assert (uv[:, 1] >= top - 2).all() and (uv[:, 1] <= bottom + 2).all(), name
         checked += 1
     assert checked > 0
+
+
+def test_a_view_excluded_in_sequences_csv_has_no_rows(export_inputs, export_settings):
+    """A camera-only exclusion (e.g. s11_directions_cam54138969) keeps the view in the npz files; its rows go."""
+    rate = export_settings.mmpose_sample_rate
+    subject = "S1"
+    seq = next(q for q in subject_sequences(subject) if q.key in export_inputs.poses_3d[subject])
+    key = seq.key
+    full = mmpose.split_arrays(export_inputs, [subject], rate)
+    less = mmpose.split_arrays(export_inputs, [subject], rate, frozenset({(subject, key, 0)}))
+    n = export_inputs.poses_3d[subject][key].shape[0]
+    assert len(full["imgname"]) - len(less["imgname"]) == math.ceil(n / rate)
+    gone = {n for n in full["imgname"] if f".{CAMERA_IDS[0]}_" in n and parse(n)[1] == seq.file_base.replace(" ", "_")}
+    assert gone and not gone & set(less["imgname"])
+
+
+def test_repeated_export_gives_the_same_bytes(export_inputs, export_settings, tmp_path):
+    from pose3d.export.common import Inputs
+
+    no_frames = Inputs(export_inputs.poses_dir, tmp_path / "no_frames", export_inputs.priors_dir)
+    for name in ("a", "b"):
+        mmpose.export(no_frames, tmp_path / name, export_settings)
+    for rel in ("annotation_body3d/fps10/h36m_train.npz", "annotation_body3d/fps10/h36m_test.npz",
+                "annotation_body3d/cameras.pkl", "annotation_body3d/fps10/joint2d_stats.pkl"):
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    assert not (tmp_path / "a" / "images").exists()
