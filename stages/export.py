@@ -1,8 +1,9 @@
 """DVC stage ``export@<format>``: one seed's own input files, in the seed's own layout.
 
-Reads ``export`` (jpeg_qscale, mmpose_sample_rate; ``export.formats`` is only the list
-dvc.yaml's ``foreach`` runs over) and ``dataset`` (train_subjects, test_subjects), and what
-``convert``, ``frames`` and ``priors`` wrote. Writes ``data/exports/<format>/`` (whole or not
+Reads ``export.<format>`` (``jpeg_qscale`` of the image formats, mmpose's ``sample_rate``;
+``export.formats`` is only the list dvc.yaml's ``foreach`` runs over) and what ``convert``,
+``frames`` and ``priors`` wrote. The train/test split is each seed's own (all five hard-code
+S1, S5, S6, S7, S8 / S9, S11), so ``dataset``'s split does not reach the files. Writes ``data/exports/<format>/`` (whole or not
 at all) with a ``README.md`` saying where it goes and which command of the seed then runs,
 and logs the export's time and size.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from pose3d.export.common import ExportError, ExportSettings, Inputs, folder_size
 from pose3d.export.formats import FORMATS
+from pose3d.params import as_dict
 from stages.common import atomic_dir, fail, provenance, section, start, write_json
 
 OUT = Path("data/exports")
@@ -26,12 +28,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.format not in FORMATS:
         fail(log, f"unknown export format {args.format!r}; choose one of {', '.join(FORMATS)}")
-    ds, cfg = section(params, "dataset", log), section(params, "export", log)
-    if not 1 <= cfg.jpeg_qscale <= 31:
-        fail(log, f"params.yaml export.jpeg_qscale: {cfg.jpeg_qscale} is not within 1..31")
-    if cfg.mmpose_sample_rate < 1:
-        fail(log, f"params.yaml export.mmpose_sample_rate: {cfg.mmpose_sample_rate} must be >= 1")
-    settings = ExportSettings(tuple(ds.train_subjects), tuple(ds.test_subjects), cfg.jpeg_qscale, cfg.mmpose_sample_rate)
+    cfg = as_dict(getattr(section(params, "export", log), args.format))
+    if not 1 <= cfg.get("jpeg_qscale", 3) <= 31:
+        fail(log, f"params.yaml export.{args.format}.jpeg_qscale: {cfg['jpeg_qscale']} is not within 1..31")
+    if cfg.get("sample_rate", 1) < 1:
+        fail(log, f"params.yaml export.{args.format}.sample_rate: {cfg['sample_rate']} must be >= 1")
+    # the split is not a parameter: each seed's loader hard-codes the standard one (ExportSettings' default)
+    settings = ExportSettings(jpeg_qscale=cfg.get("jpeg_qscale", 3), mmpose_sample_rate=cfg.get("sample_rate", 5))
 
     t0 = time.time()
     target = args.out / args.format

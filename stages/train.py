@@ -86,7 +86,7 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
 
     # what makes two runs the same run: a checkpoint with any other identity is never resumed
     identity = {"experiment": cfg, "inputs": file_digests(POSES), "code": code_digests(),
-                "split": {"train": split.train, "validation": split.validation, "tests": split.tests}}
+                "split": {"train": split.train, "validation": split.validation}}  # the test views are evaluate's alone
     t0 = time.time()
     stop_after = int(os.environ.get(STOP_AFTER_ENV) or 0) or None
     if not info.is_main:

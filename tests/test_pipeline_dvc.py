@@ -20,7 +20,10 @@ TINY_EXPERIMENTS = {
     "fc_tiny": {"model": "fc", "loss": "l1"},
     "srnet_tiny": {"model": "srnet", "arc": [1, 1, 1], "groups": 5, "channels": 64, "loss": "l1"},
 }
-STAGES = {"synthesize", "convert", "priors", "frames@S9"} | {f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
+EXPORT_FORMATS = ["videopose3d", "learnable_triangulation"]  # one that links files, one that writes images
+EXPORTS = {f"export@{f}" for f in EXPORT_FORMATS}
+STAGES = ({"synthesize", "convert", "priors", "frames@S9"} | {f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
+          | EXPORTS)
 
 
 def sh(ws, *args, check=True) -> subprocess.CompletedProcess:
@@ -59,6 +62,7 @@ def repo(tmp_path_factory):
     params["synthesize"]["videos"] = {"enabled": True, "subjects": ["S9"], "actions": ["Walking"], "scale": 0.25}
     params["frames"]["subjects"] = ["S9"]
     params["experiments"] = TINY_EXPERIMENTS
+    params["export"]["formats"] = EXPORT_FORMATS
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(ws, "git", "init", "-q")
     dvc(ws, "init", "-q")
@@ -121,8 +125,24 @@ def test_frames_param_reruns_frames_only(repo):
     dvc(repo, "repro")
     assert (repo / "data/processed/frames/S9/index.csv").is_file()
     set_param(repo, "frames", "crop", 128)
-    assert ran(dvc(repo, "repro")) == {"frames@S9"}
+    assert ran(dvc(repo, "repro")) == {"frames@S9"} | EXPORTS  # the exports read every frames folder
     set_param(repo, "frames", "workers", 1)  # how, not what: not a parameter of the stage
+    assert ran(dvc(repo, "repro")) == set()
+
+
+def test_one_formats_export_param_reruns_that_export_only(repo):
+    dvc(repo, "repro")
+    labels = repo / "data/exports/learnable_triangulation/extra/human36m-multiview-labels-GTbboxes.npy"
+    assert labels.is_file() and (repo / "data/exports/videopose3d/data_3d_h36m.npz").is_file()
+    image = next((repo / "data/exports/learnable_triangulation/processed").rglob("*.jpg"))
+    before = image.read_bytes()
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["export"]["learnable_triangulation"]["jpeg_qscale"] = 12
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(dvc(repo, "repro")) == {"export@learnable_triangulation"}
+    assert len(image.read_bytes()) < len(before)  # coarser quantisation, smaller file
+    params["export"]["mmpose"]["sample_rate"] = 1  # a format that is not listed: nothing runs
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert ran(dvc(repo, "repro")) == set()
 
 

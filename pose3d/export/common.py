@@ -24,7 +24,7 @@ class ExportError(Exception):
 
 @dataclass(frozen=True)
 class ExportSettings:
-    """The ``export`` section (minus the list of formats) and the dataset split."""
+    """A format's settings. The split is the seeds' own: each of their loaders hard-codes it."""
 
     train_subjects: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
     test_subjects: tuple[str, ...] = ("S9", "S11")

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from pose3d.export.common import ExportError, ExportSettings, Inputs, write_text
-from pose3d.export.images import export_images
+from pose3d.export.images import export_images, undistorted
 from pose3d.h36m.cameras import CAMERA_IDS, Camera, get_camera
 from pose3d.h36m.sequences import EXCLUSION_RULES, SequenceInfo, excluded_cameras, subject_sequences
 from pose3d.h36m.sequences_csv import FILE_NAME, SequencesCsvError, read_exclusions
 from pose3d.h36m.skeleton import to_17
+from pose3d.io.mat import write_mat
 
 NAME = "integral"
 ROOT = "data/Human36M/data"  # under the seed's clone: its loader's data_dir, seen from main/
@@ -34,6 +34,10 @@ META_FILE = "h36m_meta.mat"
 TRAIN_EVERY, TEST_EVERY = 5, 64  # the loader's sub-sampling of training and test subjects
 SEED_SKIP = EXCLUSION_RULES["s11_directions_cam54138969"]  # the one view the seed never writes nor reads
 
+UNDISTORTED = """No images here: `frames` cropped undistorted frames (`frames.undistort: true`), while the seed reads the
+original frames. Set `frames.undistort: false` to export images.
+
+"""
 README = """# Integral Human Pose Regression (mks0601) files for Human3.6M
 
 `{root}/s_SS_act_AA_subact_BB_ca_CC/` for every view our 3D poses hold ({views} folders): SS subject,
@@ -48,7 +52,7 @@ AA official action id (2 Directions .. 16 WalkTogether), BB sub-action (1, 2), C
 
 ## Use
 
-Copy or link the folder `{root}` to `data/Human36M/data` of a clone of the seed (beside its
+Copy or link this export's `{root}` folder to `data/Human36M/data` of a clone of the seed (beside its
 `data/Human36M/Human36M.py`), so that `data/Human36M/data/s_01_act_02_subact_01_ca_01/` exists. Then, in
 its `main/` folder (`trainset`/`testset` in `main/config.py`; `trainset` also lists MPII, which needs its
 own data, or remove it):
@@ -57,7 +61,8 @@ own data, or remove it):
 - test: `python test.py --gpu 0-1 --test_epoch 16`
 
 The seed's loader takes training subjects S1, S5, S6, S7, S8 and test subjects S9, S11 from its own
-code, every {train_every}th frame of a training view and every {test_every}th of a test view.
+code (`_sample_dataset` in `Human36M.py`), every {train_every}th frame of a training view and every
+{test_every}th of a test view; here the frame step follows `dataset.test_subjects` of params.yaml.
 
 ## What differs from the seed's own preprocessing
 
@@ -66,9 +71,12 @@ code, every {train_every}th frame of a training view and every {test_every}th of
   {images} images in {views_with_images} folders. `h36m_meta.mat` still lists every pose frame, as the
   loader expects.
 - Images are full camera-size frames rebuilt from our square crops around the person, black outside
-  that square. Joint projections land on the same pixels as in the original frames, and the seed's box
-  (2 m around the pelvis) lies inside the square. With `frames.undistort: false` (the default) the
-  pixels keep the lens distortion, as the original frames do.
+  that square. Joint projections land on the same pixels as in the original frames. With
+  `frames.undistort: false` (the default) the pixels keep the lens distortion, as the original frames do.
+- The seed's input box is the projection of a 2 m x 2 m square around the pelvis, usually a little larger
+  than our square (`frames.margin` around the person): the person is whole, but the borders of the seed's
+  input patch are partly black (on the synthetic stand-in about 15 % of the box, at most about 25 %),
+  where the original frames show the room.
 - Only views whose videos `frames` read have images: the synthetic stand-in renders videos for some
   sequences only, so the other folders hold just `h36m_meta.mat`, and the seed cannot train or test on
   them (it stops at the first image it cannot read).
@@ -77,7 +85,8 @@ code, every {train_every}th frame of a training view and every {test_every}th of
   rule `s11_directions` (all four cameras of S11 Directions-2), use `s11_directions_cam54138969` or none
   to run the seed's test.
 - `s_11_act_02_subact_02_ca_01` (S11 Directions-2, camera 54138969, whose original video was broken) is
-  never written: the seed skips it too (rule `s11_directions_cam54138969`, always applied for this format).
+  never written: the seed skips it too (rule `s11_directions_cam54138969`, always applied for this format;
+  the seed's own preprocessing leaves an empty folder there, which its loader never opens).
 - `img_height`/`img_width` are the camera's image size from the official metadata, not the size of each
   decoded video frame.
 """
@@ -115,7 +124,7 @@ def meta_arrays(poses32_m: np.ndarray, camera: Camera) -> dict[str, np.ndarray]:
         "pose3d_world": np.ascontiguousarray(to_17(poses32_m).astype(np.float64) * 1000.0),
         "f": camera.focal_px.astype(np.float64).reshape(1, 2),
         "c": camera.centre_px.astype(np.float64).reshape(1, 2),
-        "R": camera.r_cam_to_world.astype(np.float64).reshape(3, 3),
+        "R": camera.r_world_to_cam.astype(np.float64).reshape(3, 3),
         "T": camera.centre_mm.astype(np.float64).reshape(1, 3),
         "img_height": np.full((n, 1), float(camera.height_px)),
         "img_width": np.full((n, 1), float(camera.width_px)),
@@ -159,7 +168,7 @@ def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
         folder = out / ROOT / v.folder
         folder.mkdir(parents=True, exist_ok=True)
         arrays = meta_arrays(inputs.poses_3d[v.subject][v.seq.key], v.camera)
-        scipy.io.savemat(folder / META_FILE, arrays, format="5", do_compression=True)
+        write_mat(folder / META_FILE, arrays)
 
     by_view = {(v.subject, v.seq.key, v.camera.index): v for v in views}
     with_images: set[str] = set()
@@ -175,8 +184,10 @@ def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
         with_images.add(view.folder)
         return view.image_name(frame)
 
-    stats = export_images(inputs.frame_folders(), out, name_of, settings.jpeg_qscale)
-    write_text(out / "README.md", README.format(
+    folders = inputs.frame_folders()
+    skipped = undistorted(folders)  # the seed projects without distortion onto the original, distorted frames
+    stats = export_images([] if skipped else folders, out, name_of, settings.jpeg_qscale)
+    write_text(out / "README.md", (UNDISTORTED if skipped else "") + README.format(
         root=ROOT, views=len(views), images=stats.images, views_with_images=len(with_images),
         train_every=TRAIN_EVERY, test_every=TEST_EVERY,
         train=", ".join(settings.train_subjects), test=", ".join(settings.test_subjects),
@@ -188,4 +199,5 @@ def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
         "images": stats.images,
         "image_bytes": stats.bytes,
         "image_seconds": round(stats.seconds, 3),
+        "images_skipped": "frames.undistort: true" if skipped else "",
     }

@@ -143,10 +143,31 @@ EXPORT_FORMATS = ("videopose3d", "poseaug", "learnable_triangulation", "integral
 
 
 @dataclass(frozen=True)
+class NoExportSettings:
+    """A format with nothing to set: its section exists so that dvc.yaml can list ``export.<format>``."""
+
+
+@dataclass(frozen=True)
+class ImageExport:
+    jpeg_qscale: int = 3  # exported images, ffmpeg -qscale:v (h36m-fetch extracts with 3)
+
+
+@dataclass(frozen=True)
+class MmposeExport:
+    jpeg_qscale: int = 3
+    sample_rate: int = 5  # mmpose's --sample-rate: every 5th frame -> annotation_body3d/fps10
+
+
+@dataclass(frozen=True)
 class Export:
+    """One subsection per format, so that a change re-runs only that format's export@ stage."""
+
     formats: tuple[Literal["videopose3d", "poseaug", "learnable_triangulation", "integral", "mmpose"], ...] = EXPORT_FORMATS
-    jpeg_qscale: int = 3  # exported images, ffmpeg -qscale:v
-    mmpose_sample_rate: int = 5  # every 5th frame: annotation_body3d/fps10
+    videopose3d: NoExportSettings = NoExportSettings()
+    poseaug: NoExportSettings = NoExportSettings()
+    learnable_triangulation: ImageExport = ImageExport()
+    integral: ImageExport = ImageExport()
+    mmpose: MmposeExport = MmposeExport()
 
 
 #: section name -> its schema, in params.yaml's order

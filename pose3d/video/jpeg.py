@@ -31,6 +31,9 @@ class JpegEncoder:
         ctx.time_base = Fraction(1, 50)
         ctx.flags |= Flags.qscale | Flags.bitexact
         ctx.global_quality = int(qscale) * _QP2LAMBDA
+        # ffmpeg's command line also puts the quality on every frame; PyAV's frames have no such field
+        # and a frame quality of 0 means "clip to qmin" (2), so the quantiser is pinned here instead
+        ctx.qmin = ctx.qmax = int(qscale)
         ctx.thread_count = 1
         ctx.open()
         self._ctx, self._pts = ctx, 0
