@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> None:
         log.warning("%s: %d views with problems; see %s and %s", subject,
                     sum(p["status"] != "excluded" for p in report["problems"]),
                     target / "report.json", target / "videos.csv")
-    write_json(args.out / f"{subject}.provenance.json",
+    # beside, not inside, data/processed/frames: the exports read that whole folder and must not re-run for it
+    write_json(args.out.parent / f"{args.out.name}-{subject}.provenance.json",
                provenance(seconds=seconds, raw_dir=str(raw_dir), subject=subject, crops=report["crops"],
                           dask_address=cfg.dask_address))
 

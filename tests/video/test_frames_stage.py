@@ -81,7 +81,7 @@ def test_the_stage_extracts_what_is_good_and_names_what_is_not(damaged):
     report = json.loads((out / "report.json").read_text())
     assert report["split"] == "test" and report["every_n"] == 4
     assert report["videos"]["missing"] == 4 * 30 - 7  # the other 28 sequences have no videos here
-    assert (ws / "data/processed/frames/S9.provenance.json").is_file()
+    assert (ws / "data/processed/frames-S9.provenance.json").is_file()
 
 
 def test_no_frame_of_a_damaged_video_is_wrong(damaged):
