@@ -62,7 +62,7 @@ own data, or remove it):
 
 The seed's loader takes training subjects S1, S5, S6, S7, S8 and test subjects S9, S11 from its own
 code (`_sample_dataset` in `Human36M.py`), every {train_every}th frame of a training view and every
-{test_every}th of a test view; here the frame step follows `dataset.test_subjects` of params.yaml.
+{test_every}th of a test view; the images here follow the same lists.
 
 ## What differs from the seed's own preprocessing
 
