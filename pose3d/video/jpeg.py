@@ -7,6 +7,7 @@ equal bytes.
 """
 from __future__ import annotations
 
+import os
 import threading
 from fractions import Fraction
 
@@ -51,6 +52,17 @@ class JpegEncoder:
 
 
 _local = threading.local()
+_inherited: list = []
+
+
+def _forget_in_child() -> None:
+    """A forked child (a process pool's worker, a data-loader worker) hangs if it decodes with the
+    parent's decoder, and also if it frees it; the child keeps it unused and makes its own."""
+    _inherited.append(dict(_local.__dict__))
+    _local.__dict__.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The JPEG encoder honours ``qscale`` as ``ffmpeg -qscale:v`` does: a higher value, coarser and smaller."""
+"""JPEG encoding and decoding: ``qscale`` as ``ffmpeg -qscale:v``, same bytes for the same image, safe after a fork."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,3 +28,24 @@ def test_same_image_same_bytes():
 def test_qscale_out_of_range_is_refused():
     with pytest.raises(ValueError, match="within 1..31"):
         JpegEncoder(64, 64, 0)
+
+
+def _decode_in_child(data: bytes, conn) -> None:
+    conn.send(decode_jpeg(data).shape)
+
+
+def test_a_forked_child_decodes_after_its_parent_did():
+    """A process pool's worker forked after the parent decoded (the exports, data loaders) must not hang."""
+    import multiprocessing
+
+    data = JpegEncoder(64, 64, 3).encode(np.full((64, 64, 3), 90, np.uint8))
+    assert decode_jpeg(data).shape == (64, 64, 3)  # the parent's decoder now exists
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_decode_in_child, args=(data, child))
+    proc.start()
+    proc.join(timeout=30)
+    if proc.is_alive():
+        proc.kill()
+        pytest.fail("the forked child hung decoding a JPEG")
+    assert proc.exitcode == 0 and parent.recv() == (64, 64, 3)
