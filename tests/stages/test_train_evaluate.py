@@ -86,8 +86,10 @@ def test_training_validates_on_held_out_training_views_only(workspace):
         assert run_stage("train", workspace, "--experiment", "srnet_tiny").returncode == 0
     state = torch.load(workspace / "data/models/srnet_tiny/latest.pt", weights_only=False)
     split = state["identity"]["split"]
-    test_subjects = {s for views in split["tests"].values() for s, _, _ in views}
+    assert set(split) == {"train", "validation"}  # the test views are evaluate's alone
+    test_subjects = set(yaml.safe_load((workspace / "params.yaml").read_text())["dataset"]["test_subjects"])
     assert split["validation"] and not {s for s, _, _ in split["validation"]} & test_subjects
+    assert not {s for s, _, _ in split["train"]} & test_subjects
     assert not set(map(tuple, split["validation"])) & set(map(tuple, split["train"]))
 
 
