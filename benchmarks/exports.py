@@ -30,8 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("POSE3D_THREADS", "1")
 
-import numpy as np  # noqa: E402
-
 from pose3d.export.common import ExportSettings, Inputs, folder_size  # noqa: E402
 from pose3d.export.formats import FORMATS  # noqa: E402
 from pose3d.export.images import full_frame  # noqa: E402
@@ -69,13 +67,18 @@ def _videos(limit: int) -> list[tuple[FrameShards, list[int]]]:
     return found[:limit]
 
 
-def from_crops(videos, raw_dir: Path) -> dict[str, float]:
+def _view(shards: FrameShards, items: list[int]) -> tuple[dict, object, JpegEncoder]:
+    """A video's first index row, its camera, and an encoder of the camera's image size."""
+    row0 = shards.rows[items[0]]
+    cam = get_camera(row0["subject"], row0["camera"])
+    return row0, cam, JpegEncoder(cam.width_px, cam.height_px)
+
+
+def from_crops(videos) -> dict[str, float]:
     """The export's way; seconds per part."""
     t = {"read crop (JPEG decode)": 0.0, "resample into the frame": 0.0, "JPEG encode": 0.0}
     for shards, items in videos:
-        row0 = shards.rows[items[0]]
-        cam = get_camera(row0["subject"], row0["camera"])
-        enc = JpegEncoder(cam.width_px, cam.height_px)
+        _, cam, enc = _view(shards, items)
         for i in items:
             a = time.perf_counter()
             crop, row = shards[i]
@@ -94,9 +97,7 @@ def from_videos(videos, raw_dir: Path) -> dict[str, float]:
     """Decoding the videos again; seconds per part."""
     t = {"decode the video": 0.0, "resize to the camera's size": 0.0, "JPEG encode": 0.0}
     for shards, items in videos:
-        row0 = shards.rows[items[0]]
-        cam = get_camera(row0["subject"], row0["camera"])
-        enc = JpegEncoder(cam.width_px, cam.height_px)
+        row0, cam, enc = _view(shards, items)
         seq = lookup(row0["subject"], row0["file_base"])
         path = video_path(raw_dir, row0["subject"], seq, row0["camera"])
         keep = [shards.rows[i]["frame"] for i in items]
@@ -124,7 +125,7 @@ def images(videos: int) -> None:
     n = sum(len(items) for _, items in chosen)
     print(f"\nimages: {n} kept frames of {len(chosen)} videos, one process each side")
     base = from_videos(chosen, raw_dir)
-    ours = from_crops(chosen, raw_dir)
+    ours = from_crops(chosen)
     for label, parts in (("decode the videos again", base), ("from the frames' crops (export)", ours)):
         total = sum(parts.values())
         print(f"  {label:<34}{total:>8.2f} s  {n / total:>7.1f} images/s")
@@ -173,7 +174,6 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(dir=ROOT / "data") as scratch:
         per_format(args.formats, Path(scratch))
     real_size(*images(args.videos))
-    np.seterr(all="ignore")
 
 
 if __name__ == "__main__":

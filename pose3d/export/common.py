@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d.h36m.sequences_csv import FILE_NAME as SEQUENCES_CSV, Exclusions, SequencesCsvError, read_exclusions
 from pose3d.h36m.vp3d_format import load_2d, load_3d
 from pose3d.io.atomic import write_bytes
 from pose3d.video.subject import INDEX_FILE
@@ -57,6 +58,19 @@ class Inputs:
     def poses_2d(self) -> dict[str, dict[str, list[np.ndarray]]]:
         """{subject: {key: [4 x (N, 17, 2) float32 pixels]}}."""
         return load_2d(require(self.poses_2d_path, "2D poses", "convert"))[0]
+
+    def poses_2d_files(self) -> list[Path]:
+        """The ground-truth 2D file, then every other VideoPose3D-format 2D source beside it (detections)."""
+        gt = require(self.poses_2d_path, "2D poses", "convert")
+        return [gt] + sorted(p for p in self.poses_dir.glob("data_2d_h36m_*.npz") if p != gt)
+
+    @cached_property
+    def exclusions(self) -> Exclusions:
+        """What ``convert`` excluded, from its ``sequences.csv``."""
+        try:
+            return read_exclusions(require(self.poses_dir / SEQUENCES_CSV, "sequence table", "convert"))
+        except SequencesCsvError as exc:
+            raise ExportError(exc.path, exc.problem) from exc
 
     def frame_folders(self) -> list[Path]:
         """The ``frames@<S>`` output folders present (subjects without videos have none)."""

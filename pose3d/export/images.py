@@ -7,8 +7,8 @@ image size with the crop put back where it was taken (resampled from the crop's 
 the camera's) and black elsewhere: projected joints land on the same pixels as in the
 original frame, and no video is decoded again. learnable-triangulation's box (the ground-truth
 box, ``scale_bbox: 1.0``) lies inside the kept square; Integral's 2000 mm box around the pelvis
-is wider (about 7 % on the stand-in, median) and sees black at its edges, as near an image
-border; ``frames.margin`` widens the square. The region's sharpness is the crop's (``frames.crop`` pixels across the
+is usually wider and sees black at its edges, as near an image border; ``frames.margin``
+widens the square. The region's sharpness is the crop's (``frames.crop`` pixels across the
 square); the synthetic stand-in's videos are rendered at a fraction of the camera's
 resolution and come out at the camera's size the same way.
 """

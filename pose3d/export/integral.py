@@ -24,7 +24,6 @@ from pose3d.export.common import ExportError, ExportSettings, Inputs, write_text
 from pose3d.export.images import export_images, undistorted
 from pose3d.h36m.cameras import CAMERA_IDS, Camera, get_camera
 from pose3d.h36m.sequences import EXCLUSION_RULES, SequenceInfo, excluded_cameras, subject_sequences
-from pose3d.h36m.sequences_csv import FILE_NAME, SequencesCsvError, read_exclusions
 from pose3d.h36m.skeleton import to_17
 from pose3d.io.mat import write_mat
 
@@ -75,8 +74,7 @@ code (`_sample_dataset` in `Human36M.py`), every {train_every}th frame of a trai
   `frames.undistort: false` (the default) the pixels keep the lens distortion, as the original frames do.
 - The seed's input box is the projection of a 2 m x 2 m square around the pelvis, usually a little larger
   than our square (`frames.margin` around the person): the person is whole, but the borders of the seed's
-  input patch are partly black (on the synthetic stand-in about 15 % of the box, at most about 25 %),
-  where the original frames show the room.
+  input patch are partly black where the original frames show the room.
 - Only views whose videos `frames` read have images: the synthetic stand-in renders videos for some
   sequences only, so the other folders hold just `h36m_meta.mat`, and the seed cannot train or test on
   them (it stops at the first image it cannot read).
@@ -134,11 +132,7 @@ def meta_arrays(poses32_m: np.ndarray, camera: Camera) -> dict[str, np.ndarray]:
 def plan_views(inputs: Inputs) -> tuple[list[View], dict[tuple[str, str, int], int]]:
     """The views to write, in (subject, action, sub-action, camera) order, and each one's pose count."""
     poses = inputs.poses_3d
-    csv_path = inputs.poses_dir / FILE_NAME
-    try:
-        exclusions = read_exclusions(csv_path)
-    except SequencesCsvError as exc:
-        raise ExportError(exc.path, exc.problem) from exc
+    exclusions = inputs.exclusions
     views, counts = [], {}
     for subject in sorted(poses, key=subject_number):
         try:

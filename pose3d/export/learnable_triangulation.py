@@ -27,6 +27,7 @@ from pose3d.h36m.cameras import CAMERA_IDS, get_camera
 from pose3d.h36m.sequences import subject_sequences
 from pose3d.h36m.skeleton import LT17_FROM_32
 from pose3d.io.atomic import replacing
+from pose3d.priors.limbs import H36M17_FROM_LT17
 from pose3d.priors.pelvis import load_pelvis_priors
 from pose3d.video.crop import video_scale
 from pose3d.video.reader import FrameShards
@@ -134,10 +135,9 @@ def _crops(folders: list[Path]) -> tuple[dict[tuple[str, str, int], list[_Crop]]
 
 
 def build_labels(inputs: Inputs, crops: dict[tuple[str, str, int], list[_Crop]]) -> tuple[dict, dict, list]:
-    """The labels dict, the boxes dict, and the table's sequences as (subject, key, folder, first row, rows)."""
+    """The labels dict, the boxes dict, and the table's sequences as (subject, key, folder, frames, pose frames)."""
     poses = inputs.poses_3d
     segments, sequences, boxes = [], [], {}
-    row0 = 0
     for si, s in enumerate(SUBJECTS):
         by_folder = {q.folder: q for q in subject_sequences(s)}
         for ai, folder in enumerate(ACTIONS):
@@ -164,22 +164,19 @@ def build_labels(inputs: Inputs, crops: dict[tuple[str, str, int], list[_Crop]])
             for ci, view in enumerate(views):
                 seg["bbox_by_camera_tlbr"][:, ci] = [square_tlbr(view[f]) if f in view else (0, 0, 0, 0) for f in frames]
             segments.append(seg)
-            sequences.append((s, seq.key, folder, row0, frames, n))
-            row0 += len(frames)
+            sequences.append((s, seq.key, folder, frames, n))
     table = np.concatenate(segments) if segments else np.zeros(0, dtype=TABLE_DTYPE)
     labels = {"subject_names": list(SUBJECTS), "camera_names": list(CAMERA_IDS), "action_names": list(ACTIONS),
               "cameras": cameras_array(), "table": table}
     return labels, boxes, sequences
 
 
-def prior_rows(priors_path: Path, sequences: list, subjects: tuple[str, ...]) -> tuple[np.ndarray, int]:
-    """(rows, 17, 3) world-mm priors for the table rows of ``subjects``, in table order, and the number of
-    invalid joints. Raises ExportError naming the first sequence the priors do not match."""
-    priors = load_pelvis_priors(priors_path)
-    with np.load(priors_path, allow_pickle=False) as meta:
-        order = meta["meta/h36m17_from_lt17"]
+def prior_rows(priors: dict, priors_path: Path, sequences: list, subjects: tuple[str, ...]) -> tuple[np.ndarray, int]:
+    """(rows, 17, 3) world-mm priors (``load_pelvis_priors`` of ``priors_path``) for the table rows of
+    ``subjects``, in table order and the labels' joint order, and the number of invalid joints. Raises
+    ExportError naming the first sequence the priors do not match."""
     parts = []
-    for s, key, folder, _, frames, n in sequences:
+    for s, key, folder, frames, n in sequences:
         if s not in subjects:
             continue
         seq = priors.get(s, {}).get(key)
@@ -191,7 +188,7 @@ def prior_rows(priors_path: Path, sequences: list, subjects: tuple[str, ...]) ->
             raise ExportError(priors_path, f"{s} {folder} ({key!r}) has {len(kp)} frames of priors but {n} pose "
                                            f"frames, so its {len(frames)} table rows cannot be matched: re-run the "
                                            "priors stage on the current convert output")
-        parts.append(kp[frames][:, order])
+        parts.append(kp[frames][:, list(H36M17_FROM_LT17)])
     rows = np.concatenate(parts) if parts else np.zeros((0, 17, 3), dtype=np.float32)
     return rows.astype(np.float32), int(np.isnan(rows).any(axis=-1).sum())
 
@@ -215,10 +212,11 @@ def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
     crops, undistorted = _crops(folders)
     labels, boxes, sequences = build_labels(inputs, crops)
     table = labels["table"]
+    priors = load_pelvis_priors(priors_path)
     split_rows = {}
     invalid = 0
     for name, subjects in (("train", TRAIN_SUBJECTS), ("val", VAL_SUBJECTS)):
-        rows, bad = prior_rows(priors_path, sequences, subjects)
+        rows, bad = prior_rows(priors, priors_path, sequences, subjects)
         expected = int(np.isin(table["subject_idx"], [SUBJECTS.index(s) for s in subjects]).sum())
         if len(rows) != expected:  # cannot happen unless the table and the sequences disagree
             raise ExportError(priors_path, f"{len(rows)} {name} priors for {expected} {name} rows of the labels table")
@@ -244,8 +242,8 @@ def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
 
     stats = export_images(folders, out, name_of, settings.jpeg_qscale)
     every = _every(folders)
-    with np.load(priors_path, allow_pickle=False) as meta:
-        source_2d = str(meta["meta/source_2d"])
+    with np.load(priors_path, allow_pickle=False) as data:
+        source_2d = str(data["meta/source_2d"])  # one small member; the arrays were read above
     write_text(out / "README.md", README.format(
         labels=LABELS, bboxes=BBOXES, limbs=LIMBS, undistorted=str(undistorted).lower(), rows=len(table),
         folder=image_dir, images=stats.images, image_mb=stats.bytes / 1e6, every_train=every.get("train", "-"),

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pose3d.export.common import ExportError, ExportSettings, Inputs, require, write_text
+from pose3d.export.common import ExportError, ExportSettings, Inputs, write_text
 from pose3d.export.images import export_images, undistorted
 from pose3d.geometry.projection import world_to_camera
 from pose3d.h36m.cameras import CAMERA_IDS, get_camera
 from pose3d.h36m.sequences import subject_sequences
-from pose3d.h36m.sequences_csv import FILE_NAME as SEQUENCES_CSV, read_exclusions
 from pose3d.h36m.skeleton import to_17
 from pose3d.io.atomic import replacing
 from pose3d.io.npz import write_npz
@@ -155,7 +154,7 @@ def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
     splits = {"train": [s for s in settings.train_subjects if s in have],
               "test": [s for s in settings.test_subjects if s in have]}
     missing = [s for s in (*settings.train_subjects, *settings.test_subjects) if s not in have]
-    dropped = read_exclusions(require(inputs.poses_dir / SEQUENCES_CSV, "sequence table", "convert")).views()
+    dropped = inputs.exclusions.views()
 
     ann = out / "annotation_body3d"
     fps_dir = ann / f"fps{50 // rate}"

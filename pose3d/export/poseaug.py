@@ -52,8 +52,7 @@ def to_16_joint_file(src: Path, dst: Path) -> None:
 
 def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
     p3 = require(inputs.poses_3d_path, "3D poses", "convert")
-    sources_2d = [require(inputs.poses_2d_path, "2D poses", "convert")]
-    sources_2d += sorted(p for p in inputs.poses_dir.glob("data_2d_h36m_*.npz") if p not in sources_2d)
+    sources_2d = inputs.poses_2d_files()
     out.mkdir(parents=True, exist_ok=True)
     link_or_copy(p3, out / p3.name)
     for src in sources_2d:

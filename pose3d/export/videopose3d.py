@@ -31,8 +31,7 @@ as VideoPose3D drops it).
 
 
 def export(inputs: Inputs, out: Path, settings: ExportSettings) -> dict:
-    sources = [require(inputs.poses_3d_path, "3D poses", "convert"), require(inputs.poses_2d_path, "2D poses", "convert")]
-    sources += sorted(p for p in inputs.poses_dir.glob("data_2d_h36m_*.npz") if p not in sources)
+    sources = [require(inputs.poses_3d_path, "3D poses", "convert"), *inputs.poses_2d_files()]
     out.mkdir(parents=True, exist_ok=True)
     for src in sources:
         link_or_copy(src, out / src.name)

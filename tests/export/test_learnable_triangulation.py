@@ -98,6 +98,9 @@ def test_cameras_project_the_labels_onto_the_exported_images(export, export_inpu
             assert bottom - top == right - left  # squared
             cy, cx = (top + bottom) // 2, (left + right) // 2
             assert img[cy, cx].max() > 0 and img[:2, :2].max() == 0  # the person's square filled, a corner black
+            # the seeds crop this box (scale_bbox 1.0): all of it lies on real pixels, none on the black
+            inside = img[max(top + 2, 0):min(bottom - 2, cam.height_px), max(left + 2, 0):min(right - 2, cam.width_px)]
+            assert inside.max(axis=2).min() > 0
             checked += 1
     assert checked >= 12
 
