@@ -38,6 +38,7 @@ import av
 import numpy as np
 
 from pose3d.h36m.cameras import CAMERA_IDS
+from pose3d.io.atomic import replacing
 from pose3d.video import FrameSettings, FrameShards, extract_subject
 from pose3d.video.crop import crop_square
 from pose3d.video.jpeg import decode_jpeg
@@ -63,8 +64,7 @@ def make_video(path: Path, uv: np.ndarray) -> None:
     room[yy > 650] = (90, 40, 40)  # the red floor
     room += rng.normal(0, 7, room.shape).astype(np.float32)
     room = np.clip(room, 0, 255).astype(np.uint8)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with av.open(str(tmp), "w", format="mp4") as c:
+    with replacing(path) as tmp, av.open(str(tmp), "w", format="mp4") as c:
         s = c.add_stream("libx264", rate=50)
         s.width, s.height, s.pix_fmt = W, H, "yuv420p"
         s.codec_context.options = {"preset": "veryfast", "crf": "20"}
@@ -80,7 +80,6 @@ def make_video(path: Path, uv: np.ndarray) -> None:
                 c.mux(p)
         for p in s.encode():
             c.mux(p)
-    tmp.replace(path)
 
 
 def ensure_videos(work: Path, videos: int, frames: int) -> tuple[Path, dict]:

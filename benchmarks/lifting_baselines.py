@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from pose3d.training.data import PoseData, ViewData  # noqa: E402
 from pose3d.training.scoring import score_views  # noqa: E402
-from stages.experiments import experiment_config, split_for  # noqa: E402
+from pose3d.experiments import experiment_config, split_for  # noqa: E402
 
 EXEMPLAR_STRIDE = 5  # every 5th training frame as an exemplar (consecutive frames are near-duplicates)
 

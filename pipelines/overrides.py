@@ -6,7 +6,8 @@ nulls, lines wrapped at 80 columns), which would turn every flow run into a nois
 
 A key must already exist, with one exception that mirrors how stages read their params: an
 experiment entry is the ``train`` section overlaid with ``experiments.<name>`` (see
-``stages/experiments.py``), so ``experiments.<name>.<key>`` may set any key of ``train``.
+``pose3d/experiments.py``), so ``experiments.<name>.<key>`` may set any key of ``train``; a
+phase inherits the same keys through its ``from`` chain, so ``phases.<name>.<key>`` may too.
 The value must have the type of the value it replaces (an int where a float is expected is
 fine, and anything may replace ``null``). The overridden sections must then still fit their
 schema (:mod:`pose3d.params`): ``null`` replaced by a string where an integer belongs, or a word
@@ -18,7 +19,6 @@ import copy
 import difflib
 import io
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +29,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import ScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
+from pose3d.io.atomic import replacing
 from pose3d.params import SECTIONS, ParamsError, section
 
 #: sections whose entries may set any key of another section (entry = that section + entry)
-INHERITS = {"experiments": "train"}
+INHERITS = {"experiments": "train", "phases": "train"}
 
 
 class OverrideError(ValueError):
@@ -226,15 +227,9 @@ def apply(path: Path | str, overrides: Mapping[str, Any] | None) -> list[Overrid
             parent[last] = _styled(parent[last], o.new)
     buf = io.StringIO()
     yaml.dump(data, buf)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(buf.getvalue())
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(path) as tmp:
+        tmp.write_text(buf.getvalue())
+        os.chmod(tmp, path.stat().st_mode & 0o777)  # an edit of the file keeps its mode
     return changed
 
 

@@ -8,11 +8,8 @@ import json
 import logging
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -94,37 +91,18 @@ def provenance(**extra) -> dict:
     }
 
 
-@contextlib.contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a temporary sibling folder; on success it replaces ``target`` whole.
-
-    On any error the temporary folder is removed and ``target`` is left absent (DVC
-    removed it before the stage ran), so a failed stage never leaves half an output.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
-    try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+def file_digest(path: Path) -> str:
+    """SHA-256 of one file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def file_digests(folder: Path) -> dict[str, str]:
     """SHA-256 of every file in ``folder`` by name: identifies the data a checkpoint was trained on."""
-    digests = {}
-    for path in sorted(Path(folder).iterdir()):
-        if path.is_file():
-            digest = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 22), b""):
-                    digest.update(block)
-            digests[path.name] = digest.hexdigest()
-    return digests
+    return {path.name: file_digest(path) for path in sorted(Path(folder).iterdir()) if path.is_file()}
 
 
 def code_digests(packages: tuple[str, ...] = ("pose3d", "stages")) -> dict[str, str]:

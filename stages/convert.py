@@ -16,8 +16,9 @@ from pose3d.h36m.cameras import SUBJECTS_LABELLED
 from pose3d.h36m.cdf_io import PoseFileError
 from pose3d.h36m.convert import convert_archive
 from pose3d.h36m.sequences import resolve_rules, subject_sequences
+from pose3d.io.atomic import replacing_dir
 from pose3d.synth.manifest import read_manifest
-from stages.common import atomic_dir, fail, provenance, section, start, write_json
+from stages.common import fail, provenance, section, start, write_json
 
 OUT = Path("data/processed/poses")
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rules = tuple(resolve_rules(ds.exclude))
         expected = expected_frames(raw_dir, subjects)
-        with atomic_dir(args.out) as tmp:
+        with replacing_dir(args.out) as tmp:
             results = convert_archive(
                 raw_dir, expected, tmp, rules,
                 reproj_tol_px=cfg.reproj_tol_px,

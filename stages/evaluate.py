@@ -1,4 +1,5 @@
-"""DVC stage ``evaluate@<experiment>``: every metric of one trained experiment, per action and joint.
+"""DVC stages ``evaluate@<experiment>`` and ``evaluate_phase@<phase>``: every metric of one trained
+experiment, per action and joint.
 
 Scores the checkpoint ``evaluate.checkpoint`` names: ``last`` (the last epoch, as VideoPose3D
 evaluates) or ``best`` (the epoch with the lowest error on the held-out validation views of the
@@ -17,14 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from pose3d.experiments import experiment_config, skeleton_for, split_for, trained_model, validation_for
 from pose3d.training.data import PoseData
-from pose3d.training.inference import predict_sequence
+from pose3d.training.holdout import describe
+from pose3d.training.inference import predict_view
 from pose3d.training.loop import resolve_device
 from pose3d.training.scoring import score_views
-from pose3d.training.checkpoints import load_checkpoint
-from pose3d.training.holdout import describe
 from stages.common import fail, provenance, section, start, write_json
-from stages.experiments import build_experiment_model, experiment_config, split_for, validation_for
 
 POSES = Path("data/processed/poses")
 
@@ -37,23 +37,21 @@ def main(argv: list[str] | None = None) -> None:
         cfg = experiment_config(params, args.experiment)
         data = PoseData(POSES)
         split, val_subjects = validation_for(cfg, params, split_for(cfg, params, data.available))
-        model = build_experiment_model(cfg, training=False)
     except (KeyError, ValueError) as exc:
         fail(log, f"experiment {args.experiment!r}: {exc}")
     try:
-        checkpoint = load_checkpoint(Path("data/models") / args.experiment, settings.checkpoint)
+        model, checkpoint = trained_model(args.experiment, cfg, settings.checkpoint)
     except (OSError, ValueError) as exc:
-        fail(log, f"{exc} (run train@{args.experiment} first)")
+        fail(log, f"{exc} (run the train stage of {args.experiment} first)")
     device = resolve_device(str(cfg.get("device", "auto")))
-    model.load_state_dict(checkpoint.state_dict)
     model = model.to(device).eval()
     log.info("%s: scoring %s, %s", args.experiment, checkpoint.path, checkpoint.describe())
-    rf, norm = model.receptive_field, cfg.get("norm", "base")
+    rf, norm, skeleton = model.receptive_field, cfg.get("norm", "base"), skeleton_for(cfg)
 
     t0 = time.time()
     summaries, per_action, per_joint = {}, [], []
     for test_name, views in split.tests.items():
-        acc = score_views(data, views, lambda v: predict_sequence(model, v.pose2d, rf, device, tta=tta), norm)
+        acc = score_views(data, views, lambda v: predict_view(model, v, rf, device, tta=tta), norm, skeleton)
         summaries[test_name] = acc.summary()
         per_action.append(acc.per_action(averages=True).reset_index().assign(test_set=test_name))
         per_joint.append(acc.per_joint().reset_index().assign(test_set=test_name))
@@ -66,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     write_json(out / "eval.json", {
         **summaries[split.headline], "headline_set": split.headline, "test_sets": summaries, "tta": tta,
         "checkpoint": checkpoint.which, "checkpoint_epoch": checkpoint.epoch, "epochs": checkpoint.epochs,
-        "selection": describe(split, val_subjects), "input_2d": "gt",
+        "selection": describe(split, val_subjects), "input_2d": "gt", "joints": len(skeleton.parents),
         "aggregation": "mean over action groups (frame-pooled: *_pooled)",
     })
     pd.concat(per_action).to_csv(out / "per_action.csv", index=False, float_format="%.4f")

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from pose3d.export.common import ExportError, ExportSettings, Inputs, folder_size
 from pose3d.export.formats import FORMATS
+from pose3d.io.atomic import replacing_dir
 from pose3d.params import as_dict
-from stages.common import atomic_dir, fail, provenance, section, start, write_json
+from stages.common import fail, provenance, section, start, write_json
 
 OUT = Path("data/exports")
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     target = args.out / args.format
     try:
-        with atomic_dir(target) as tmp:
+        with replacing_dir(target) as tmp:
             summary = FORMATS[args.format].export(Inputs(), tmp, settings)
     except ExportError as exc:
         fail(log, f"export@{args.format} failed: {exc}")

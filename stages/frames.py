@@ -17,11 +17,12 @@ from pathlib import Path
 
 from pose3d.h36m.sequences_csv import FILE_NAME as SEQUENCES_CSV, SequencesCsvError, read_exclusions
 from pose3d.h36m.vp3d_format import load_2d
+from pose3d.io.atomic import replacing_dir
 from pose3d.synth.manifest import read_manifest
 from pose3d.video.extract import FrameSettings
 from pose3d.video.subject import FramesError, extract_subject
 from pose3d.params import as_dict
-from stages.common import atomic_dir, fail, provenance, section, start, write_json
+from stages.common import fail, provenance, section, start, write_json
 
 OUT = Path("data/processed/frames")
 POSES_2D = Path("data/processed/poses/data_2d_h36m_gt.npz")
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     target = args.out / subject
     try:
-        with atomic_dir(target) as tmp:
+        with replacing_dir(target) as tmp:
             report = extract_subject(raw_dir, subject, poses[subject], split, settings, tmp, exclusions, provided,
                                      workers=cfg.workers, dask_address=cfg.dask_address)
     except FramesError as exc:

@@ -21,6 +21,7 @@ from pose3d.h36m.cameras import CAMERA_IDS
 from pose3d.h36m.sequences_csv import FILE_NAME as SEQUENCES_CSV, SequencesCsvError, read_exclusions
 from pose3d.h36m.skeleton import to_17
 from pose3d.h36m.vp3d_format import load_2d, load_3d
+from pose3d.io.atomic import replacing_dir
 from pose3d.parallel import pmap
 from pose3d.priors.detections import SOURCES, DetectionsError, frame_counts, select_2d
 from pose3d.priors.limbs import limb_statistics, write_limb_stats
@@ -33,7 +34,7 @@ from pose3d.priors.pelvis import (
     usable_views,
     write_pelvis_priors,
 )
-from stages.common import atomic_dir, fail, provenance, section, start, write_json
+from stages.common import fail, provenance, section, start, write_json
 
 POSES = Path("data/processed/poses")
 OUT = Path("data/processed/priors")
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     poses_mm = {s: {a: to_17(arr).astype(np.float64) * 1000.0 for a, arr in poses_3d[s].items()} for s in subjects}
     pooled, per_subject = limb_statistics(poses_mm, train)
     _, per_all = limb_statistics(poses_mm, subjects)
-    with atomic_dir(args.out) as tmp:
+    with replacing_dir(args.out) as tmp:
         write_pelvis_priors(tmp / "pelvis_priors.npz", priors, source, threshold)
         write_limb_stats(tmp / "limb_stats.h5", pooled, {**per_all, **per_subject}, train)
 

@@ -25,15 +25,16 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from pose3d.io.atomic import replacing_dir
 from pose3d.models import count_parameters
 from pose3d.report import ReportSettings, assemble, collect_inputs, write_report
-from pose3d.report.inputs import MODELS, POSES, ReportInputs
+from pose3d.report.inputs import POSES, ReportInputs
 from pose3d.report.qualitative import choose_view, predict_clip
-from pose3d.training.checkpoints import load_checkpoint
 from pose3d.training.data import PoseData
 from pose3d.params import as_dict
-from stages.common import atomic_dir, fail, git_revision, provenance, section, start, write_json
-from stages.experiments import build_experiment_model, experiment_config, split_for
+from stages.common import fail, git_revision, provenance, section, start, write_json
+from pose3d.experiments import (build_experiment_model, experiment_config, experiment_names, skeleton_for, split_for,
+                                trained_model)
 
 OUT = Path("data/reports")
 
@@ -42,7 +43,7 @@ def resolve_experiments(params: dict) -> tuple[dict[str, dict | str], dict[str, 
     """Each experiment's resolved config (or the error resolving it gave), and the parameter count
     and receptive field of the network it builds."""
     configs, networks = {}, {}
-    for name in params.get("experiments") or {}:
+    for name in experiment_names(params):
         try:
             cfg = experiment_config(params, name)
             configs[name] = cfg
@@ -59,13 +60,13 @@ def attach_clips(inputs: ReportInputs, params: dict, settings: ReportSettings, l
     tta = scoring.tta
     data = None
     for run in inputs.experiments:
-        try:
-            checkpoint = load_checkpoint(MODELS / run.name, scoring.checkpoint)
-        except (OSError, ValueError) as exc:
-            run.clip_note = f"{exc}: train@{run.name} failed or has not run"
-            continue
         if run.config_error:
             run.clip_note = f"config error: {run.config_error}"
+            continue
+        try:
+            model, checkpoint = trained_model(run.name, run.config, scoring.checkpoint)
+        except (OSError, ValueError) as exc:
+            run.clip_note = f"{exc}: the train stage of {run.name} failed or has not run"
             continue
         try:
             if data is None:
@@ -76,9 +77,7 @@ def attach_clips(inputs: ReportInputs, params: dict, settings: ReportSettings, l
             if view is None:
                 run.clip_note = "no test view"
                 continue
-            model = build_experiment_model(run.config, training=False)
-            model.load_state_dict(checkpoint.state_dict)
-            vd = data.view(*view, norm=run.config.get("norm", "base"))
+            vd = data.view(*view, norm=run.config.get("norm", "base"), skeleton=skeleton_for(run.config))
             run.clip = predict_clip(run.name, model.eval(), model.receptive_field, vd, "cpu", tta=tta)
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
             run.clip_note = f"could not predict with {checkpoint.path}: {exc}"
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     report = assemble(inputs, settings)
     for problem in inputs.problems:
         log.warning(problem)
-    with atomic_dir(args.out) as tmp:
+    with replacing_dir(args.out) as tmp:
         sizes = write_report(report, tmp)
     seconds = time.time() - t0
     log.info("report: %d experiments (%d evaluated), %d files, index.html %.0f KB, in %.1f s -> %s",

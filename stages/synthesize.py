@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from pose3d.io.atomic import replacing_dir
 from pose3d.parallel import pmap
 from pose3d.synth.archive import SubjectJob, video_options, video_plan, video_record, write_subject
 from pose3d.synth.manifest import MANIFEST, write_manifest
 from pose3d.synth.profiles import get_profile
 from pose3d.synth.video_writer import pick_codec
 from pose3d.params import as_dict
-from stages.common import atomic_dir, fail, provenance, section, start, write_json
+from stages.common import fail, provenance, section, start, write_json
 
 OUT = Path("data/raw/synthetic")
 
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     ds, syn = section(params, "dataset", log), section(params, "synthesize", log)
 
     t0 = time.time()
-    with atomic_dir(args.out) as tmp:
+    with replacing_dir(args.out) as tmp:
         if ds.source == "synthetic":
             _generate(tmp, ds, syn, log)
         else:

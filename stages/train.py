@@ -1,8 +1,9 @@
-"""DVC stage ``train@<experiment>``: train one lifting experiment of ``params.yaml``.
+"""DVC stages ``train@<experiment>`` and ``train_phase@<phase>``: train one lifting experiment of ``params.yaml``.
 
-An experiment is ``train`` (common defaults) overlaid with ``experiments.<name>``.
-Writes ``data/models/<name>/`` (``latest.pt``, ``best.pt``, ``config.json``) and DVCLive
-logs in ``data/metrics/<name>/train/``. Resumes from ``latest.pt`` after an interruption.
+An experiment is ``train`` (common defaults) overlaid with ``experiments.<name>``; a phase continues
+another experiment's weights (:mod:`pose3d.experiments`). Writes ``data/models/<name>/``
+(``latest.pt``, ``best.pt``, ``config.json``) and DVCLive logs in ``data/metrics/<name>/train/``.
+Resumes from ``latest.pt`` after an interruption.
 With ``nproc`` > 1 the stage starts itself again under ``torchrun`` with that many
 processes (DistributedDataParallel: one per GPU, or gloo processes on a CPU).
 """
@@ -16,14 +17,16 @@ from pathlib import Path
 
 import torch
 
+from pose3d.experiments import (build_experiment_model, experiment_config, init_spec, initialise, skeleton_for,
+                                split_for, train_config, validation_for)
 from pose3d.training.batching import WindowBatcher
 from pose3d.training.data import PoseData
 from pose3d.training.distributed import DistInfo, from_env, launched, setup, teardown
 from pose3d.training.holdout import describe
-from pose3d.training.loop import TrainConfig, fit, resolve_device
+from pose3d.models.registry import takes_camera
+from pose3d.training.loop import fit, resolve_device
 from pose3d.training.validation import validation_views, view_mpjpe_mm
-from stages.common import code_digests, fail, file_digests, provenance, start, write_json
-from stages.experiments import build_experiment_model, experiment_config, split_for, validation_for
+from stages.common import code_digests, fail, file_digest, file_digests, provenance, start, write_json
 
 POSES = Path("data/processed/poses")
 #: stop after this many epochs in total and exit with status 3, as an interruption would
@@ -65,12 +68,17 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
         torch.manual_seed(int(cfg.get("seed", 0)))  # same initial weights every run
         model = build_experiment_model(cfg, training=True)
         eval_model = build_experiment_model(cfg, training=False)
-    except (KeyError, ValueError) as exc:
+        loaded = initialise(model, cfg)
+    except (KeyError, ValueError, OSError) as exc:
         fail(log, f"experiment {name!r}: {exc}")
+    if loaded is not None:
+        log.info("%s: initialised from %s: %s", name, init_spec(cfg).describe(), loaded.describe())
     device = setup(info, resolve_device(str(cfg.get("device", "auto"))))
-    rf, norm = model.receptive_field, cfg.get("norm", "base")
-    batcher = WindowBatcher(data.views(split.train, norm), rf, device, int(cfg.get("frame_stride", 1)))
-    val = data.views(validation_views(split, int(cfg.get("val_max_views", 64))), norm) if info.is_main else []
+    rf, norm, skeleton = model.receptive_field, cfg.get("norm", "base"), skeleton_for(cfg)
+    batcher = WindowBatcher(data.views(split.train, norm, skeleton), rf, device, int(cfg.get("frame_stride", 1)),
+                            camera=takes_camera(model))
+    val_views = validation_views(split, int(cfg.get("val_max_views", 64)))
+    val = data.views(val_views, norm, skeleton) if info.is_main else []
     log.info("%s: %s, %d training examples, receptive field %d, device %s%s", name, cfg["model"], len(batcher), rf,
              device, f", rank {info.rank} of {info.world}" if info.active else "")
     selection = describe(split, val_subjects)
@@ -78,7 +86,7 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
 
     models_dir = Path("data/models") / name
     metrics_dir = Path("data/metrics") / name / "train"
-    train_cfg = TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__ if k in cfg})
+    train_cfg = train_config(cfg)
 
     def validate(trained: torch.nn.Module) -> float:
         eval_model.load_state_dict(trained.state_dict())
@@ -87,6 +95,9 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
     # what makes two runs the same run: a checkpoint with any other identity is never resumed
     identity = {"experiment": cfg, "inputs": file_digests(POSES), "code": code_digests(),
                 "split": {"train": split.train, "validation": split.validation}}  # the test views are evaluate's alone
+    if loaded is not None:  # other starting weights make another run
+        source = init_spec(cfg).path
+        identity["init_from"] = file_digests(source) if source.is_dir() else file_digest(source)
     t0 = time.time()
     stop_after = int(os.environ.get(STOP_AFTER_ENV) or 0) or None
     if not info.is_main:
@@ -112,12 +123,14 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
     write_json(models_dir / "config.json", {
         "experiment": name, "config": cfg, "receptive_field": rf, "epochs": hist.epoch,
         "best_epoch": hist.best_epoch, "best_val_mpjpe_mm": round(hist.best_mpjpe_mm, 4),
-        "last_val_mpjpe_mm": round(hist.val_mpjpe_mm[-1], 4), "selection": selection,
+        "last_val_mpjpe_mm": round(hist.val_mpjpe_mm[-1] if hist.val_mpjpe_mm else hist.best_mpjpe_mm, 4),
+        "selection": selection, **({"init_from": loaded.describe()} if loaded is not None else {}),
     })
     write_json(models_dir.with_name(name + ".provenance.json"),
                provenance(device=str(device), processes=info.world, seconds=time.time() - t0))
     log.info("%s: validation MPJPE %.1f mm after the last epoch, best %.1f mm at epoch %d (%s)", name,
-             hist.val_mpjpe_mm[-1], hist.best_mpjpe_mm, hist.best_epoch, selection)
+             hist.val_mpjpe_mm[-1] if hist.val_mpjpe_mm else hist.best_mpjpe_mm, hist.best_mpjpe_mm, hist.best_epoch,
+             selection)
 
 
 if __name__ == "__main__":

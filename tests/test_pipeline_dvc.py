@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import yaml
+from torch import nn
 
 from tests.helpers import ROOT, stage_env, write_params
 
@@ -16,14 +17,42 @@ pytestmark = pytest.mark.slow
 
 #: seconds-long training: the pipeline's wiring is under test here, not the models
 TINY_TRAIN = {"device": "cpu", "epochs": 1, "frame_stride": 4, "val_max_views": 4, "bn_recalibrate": 2}
+class TinyLifter(nn.Module):
+    """A lifting model defined outside the library: params.yaml names it by import path, nothing else changes."""
+
+    receptive_field = 1
+
+    def __init__(self, num_joints_in: int = 17, num_joints_out: int = 17, width: int = 32):
+        super().__init__()
+        self.joints_out = num_joints_out
+        self.layers = nn.Sequential(nn.Linear(2 * num_joints_in, width), nn.ReLU(), nn.Linear(width, 3 * num_joints_out))
+
+    def forward(self, x):
+        b, t = x.shape[:2]
+        return self.layers(x.reshape(b, t, -1)).reshape(b, t, self.joints_out, 3)
+
+
+RIE_TINY = {"model": "rie", "arc": [3], "channels": 8, "latent": 8, "hidden": 16, "optimizer": "adamw",
+            "weight_decay": 0.01, "bn_schedule": ["LocalLayer_*"], "loss": "mpjpe"}
 TINY_EXPERIMENTS = {
     "fc_tiny": {"model": "fc", "loss": "l1"},
     "srnet_tiny": {"model": "srnet", "arc": [1, 1, 1], "groups": 5, "channels": 64, "loss": "l1"},
+    "rie_tiny": RIE_TINY,
+    "rsnet_tiny": {"model": "rsnet", "hidden": 4, "post_refine": True, "refine_hidden": 16, "schedule": "rsnet",
+                   "loss": {"coarse.mse": 0.9, "coarse.l1": 0.1, "mpjpe": 1.0, "symmetry": 0.01}},
+    "plugin_tiny": {"model": "tests.test_pipeline_dvc:TinyLifter", "width": 16, "loss": "mpjpe"},
+}
+#: RIE's stages 2 and 3 as phases: each its own DVC stage, starting from the one before
+TINY_PHASES = {
+    "rie_tiny_fusion": {"from": "rie_tiny", "fusion": True, "freeze": ["LocalLayer_*", "GlobalInfo.*"],
+                        "init_from": {"include": ["LocalLayer_*", "GlobalInfo.*"]}},
+    "rie_tiny_finetune": {"from": "rie_tiny_fusion", "lr": 0.001},
 }
 EXPORT_FORMATS = ["videopose3d", "learnable_triangulation"]  # one that links files, one that writes images
 EXPORTS = {f"export@{f}" for f in EXPORT_FORMATS}
-STAGES = ({"synthesize", "convert", "priors", "frames@S9"} | {f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
-          | EXPORTS)
+TRAINING = ({f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
+            | {f"{s}@{e}" for s in ("train_phase", "evaluate_phase") for e in TINY_PHASES})
+STAGES = {"synthesize", "convert", "priors", "frames@S9"} | TRAINING | EXPORTS
 
 
 def sh(ws, *args, check=True) -> subprocess.CompletedProcess:
@@ -62,6 +91,7 @@ def repo(tmp_path_factory):
     params["synthesize"]["videos"] = {"enabled": True, "subjects": ["S9"], "actions": ["Walking"], "scale": 0.25}
     params["frames"]["subjects"] = ["S9"]
     params["experiments"] = TINY_EXPERIMENTS
+    params["phases"] = TINY_PHASES
     params["export"]["formats"] = EXPORT_FORMATS
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(ws, "git", "init", "-q")
@@ -75,7 +105,7 @@ def test_repro_runs_everything_then_nothing(repo):
     first = dvc(repo, "repro")
     assert ran(first) == STAGES
     assert (repo / "data/processed/poses/data_3d_h36m.npz").is_file()
-    for name in TINY_EXPERIMENTS:
+    for name in [*TINY_EXPERIMENTS, *TINY_PHASES]:
         assert (repo / f"data/models/{name}/best.pt").is_file()
         assert "mpjpe" in json.loads((repo / f"data/metrics/{name}/eval.json").read_text())
     shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
@@ -112,13 +142,51 @@ def test_one_experiments_learning_rate_reruns_its_train_and_evaluate_only(repo):
 def test_common_training_param_reruns_every_experiment(repo):
     dvc(repo, "repro")
     set_param(repo, "train", "lr_decay", 0.9)
-    assert ran(dvc(repo, "repro")) == {f"train@{e}" for e in TINY_EXPERIMENTS} | {f"evaluate@{e}" for e in TINY_EXPERIMENTS}
+    assert ran(dvc(repo, "repro")) == TRAINING
+
+
+def test_phase_chain_reruns_from_the_changed_phase_on(repo):
+    """RIE's stages as a chain: a change to stage 3 retrains stage 3 only; one to stage 2, stages 2 and 3."""
+    dvc(repo, "repro")
+    edges = dvc(repo, "dag", "--dot", "evaluate_phase@rie_tiny_finetune").stdout
+    for a, b in [("train@rie_tiny", "train_phase@rie_tiny_fusion"),
+                 ("train_phase@rie_tiny_fusion", "train_phase@rie_tiny_finetune")]:
+        assert f'"{a}" -> "{b}"' in edges, edges
+    stage1 = (repo / "data/models/rie_tiny/latest.pt").read_bytes()
+    stage2 = (repo / "data/models/rie_tiny_fusion/latest.pt").read_bytes()
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["phases"]["rie_tiny_finetune"]["lr"] = 0.0005
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(dvc(repo, "repro")) == {"train_phase@rie_tiny_finetune", "evaluate_phase@rie_tiny_finetune"}
+    assert (repo / "data/models/rie_tiny/latest.pt").read_bytes() == stage1
+    assert (repo / "data/models/rie_tiny_fusion/latest.pt").read_bytes() == stage2
+    config = json.loads((repo / "data/models/rie_tiny_finetune/config.json").read_text())
+    assert config["config"]["lr"] == 0.0005 and config["config"]["fusion"] is True  # inherited from stage 2
+    assert "loaded" in config["init_from"] and "rie_tiny_fusion" in config["init_from"]
+    params["phases"]["rie_tiny_fusion"]["epochs"] = 1
+    params["phases"]["rie_tiny_fusion"]["lr"] = 0.003
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(dvc(repo, "repro")) == {f"{s}@rie_tiny_{p}" for s, p in [
+        ("train_phase", "fusion"), ("evaluate_phase", "fusion"), ("train_phase", "finetune"), ("evaluate_phase", "finetune")]}
+    assert (repo / "data/models/rie_tiny/latest.pt").read_bytes() == stage1
+
+
+def test_frozen_encoders_keep_stage_one_weights(repo):
+    import torch
+
+    dvc(repo, "repro")
+    stage1 = torch.load(repo / "data/models/rie_tiny/latest.pt", weights_only=False)["model"]
+    stage2 = torch.load(repo / "data/models/rie_tiny_fusion/latest.pt", weights_only=False)["model"]
+    encoders = [k for k in stage1 if k.startswith(("LocalLayer_", "GlobalInfo.")) and "running" not in k
+                and "num_batches" not in k]
+    assert encoders and all(stage1[k].equal(stage2[k]) for k in encoders)
+    assert any(k.startswith("FuseBlocks.") for k in stage2) and not any(k.startswith("FuseBlocks.") for k in stage1)
 
 
 def test_evaluate_param_reruns_evaluations_only(repo):
     dvc(repo, "repro")
     set_param(repo, "evaluate", "tta", False)
-    assert ran(dvc(repo, "repro")) == {f"evaluate@{e}" for e in TINY_EXPERIMENTS}
+    assert ran(dvc(repo, "repro")) == {s for s in TRAINING if s.startswith("evaluate")}
 
 
 def test_frames_param_reruns_frames_only(repo):

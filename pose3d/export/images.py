@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pose3d.h36m.cameras import Camera, get_camera
+from pose3d.geometry.camera import Camera
+from pose3d.h36m.cameras import get_camera
 from pose3d.parallel import pmap
 from pose3d.video.crop import resample, resample_taps, video_scale
 from pose3d.video.jpeg import JpegEncoder

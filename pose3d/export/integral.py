@@ -22,7 +22,8 @@ import numpy as np
 
 from pose3d.export.common import ExportError, ExportSettings, Inputs, write_text
 from pose3d.export.images import export_images, undistorted
-from pose3d.h36m.cameras import CAMERA_IDS, Camera, get_camera
+from pose3d.geometry.camera import Camera
+from pose3d.h36m.cameras import CAMERA_IDS, get_camera
 from pose3d.h36m.sequences import EXCLUSION_RULES, SequenceInfo, excluded_cameras, subject_sequences
 from pose3d.h36m.skeleton import to_17
 from pose3d.io.mat import write_mat

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pose3d.h36m.cameras import Camera
+from pose3d.geometry.camera import Camera
 
 
 def _float(x: np.ndarray) -> np.ndarray:

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pose3d.geometry.camera import Camera
 from pose3d.geometry.projection import undistort_pixels
-from pose3d.h36m.cameras import Camera
 
 #: Points per block of the numpy solver: its ~60 planes of this size stay in cache.
 CHUNK = 4096

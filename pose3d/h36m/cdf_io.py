@@ -5,13 +5,13 @@ that a stage can stop with one clear line instead of a cdflib traceback.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cdflib
 import numpy as np
 from cdflib.cdfwrite import CDF as CDFWriter
+
+from pose3d.io.atomic import replacing
 
 NUM_JOINTS = 32
 VARIABLE = "Pose"
@@ -106,20 +106,19 @@ def write_pose(path: Path | str, poses: np.ndarray, dtype: type = np.float32) ->
     """Write (N, 32, D) poses as the official layout does: one record of (N, 32*D).
 
     Written to a temporary file in the same folder and renamed, so a crash never
-    leaves half a CDF behind.
+    leaves half a CDF behind. ``path`` must end in ``.cdf``: cdflib adds it to a name without.
     """
     path = Path(path)
     poses = np.asarray(poses)
+    if path.suffix != ".cdf":
+        raise ValueError(f"{path}: a pose file must end in .cdf")
     if poses.ndim != 3 or poses.shape[1] != NUM_JOINTS:
         raise ValueError(f"{path}: poses must be (N, 32, D), got {poses.shape}")
     n, _, d = poses.shape
     data = np.ascontiguousarray(poses.reshape(1, n, NUM_JOINTS * d), dtype=dtype)
     cdf_type = CDFWriter.CDF_FLOAT if data.dtype == np.float32 else CDFWriter.CDF_DOUBLE
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".cdf")
-    os.close(fd)
-    os.unlink(tmp)  # cdflib refuses to overwrite an existing file
-    try:
+    with replacing(path) as tmp:
         writer = CDFWriter(tmp, {"Majority": "Row_major", "Encoding": 6})
         writer.write_var(
             {
@@ -134,7 +133,3 @@ def write_pose(path: Path | str, poses: np.ndarray, dtype: type = np.float32) ->
             var_data=data,
         )
         writer.close()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -16,8 +16,8 @@ bytes, so loaded arrays are writable, as with ``np.savez``. A SHORT_BINBYTES + P
 bytes object, drop it again) in front of each BYTEARRAY8 makes every leaf start 64-byte aligned:
 into unaligned float32 views numpy's ufuncs run their unaligned loops, about 2x slower.
 
-Everything is written to a hidden ``.<name>.<random>.partial`` file beside ``path``, which
-``finalize`` renames onto ``path``, so an interrupted run never leaves a plausible file there.
+Everything is written to a hidden temporary beside ``path`` (:class:`pose3d.io.atomic.Replacement`),
+which ``finalize`` renames onto ``path``, so an interrupted run never leaves a plausible file there.
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ import operator
 import os
 import pickle
 import pickletools
-import secrets
 import struct
 import sys
 import zlib
@@ -38,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pose3d.io.atomic import Replacement
 
 __all__ = ["ArraySpec", "Slot", "InplaceNpz"]
 
@@ -384,10 +385,11 @@ def _slot(path: str, spec: ArraySpec, offset: int) -> Slot:
 class InplaceNpz:
     """An npz written before its data: ``plan`` it, fill ``slots`` from any process, ``finalize``."""
 
-    def __init__(self, path: Path, partial: Path, size: int, entries: list[_Entry],
+    def __init__(self, replacement: Replacement, size: int, entries: list[_Entry],
                  cd_offsets: list[int], slots: dict[str, Any]) -> None:
-        self.path = path  #: where finalize puts the file
-        self.partial_path = partial  #: where it is until then; every Slot points here
+        self._replacement = replacement
+        self.path = replacement.path  #: where finalize puts the file
+        self.partial_path = replacement.tmp  #: where it is until then; every Slot points here
         self.slots = slots  #: {member: its tree with a Slot for each ArraySpec}
         self._size = size
         self._entries = entries
@@ -406,7 +408,8 @@ class InplaceNpz:
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+        replacement = Replacement(path)
+        partial = replacement.tmp
         entries, slots = [], {}
         try:
             with open(partial, "xb") as f:
@@ -427,9 +430,9 @@ class InplaceNpz:
                 f.write(directory + _end_records(len(entries), pos, len(directory)))
                 size = f.tell()
         except BaseException:
-            partial.unlink(missing_ok=True)
+            replacement.discard()
             raise
-        return cls(path, partial, size, entries, cd_offsets, slots)
+        return cls(replacement, size, entries, cd_offsets, slots)
 
     def finalize(self, check_written: bool = True) -> None:
         """Patch each member's CRC-32 (read back from the page cache) and rename onto ``path``.
@@ -464,5 +467,5 @@ class InplaceNpz:
                 crc = struct.pack("<I", _crc32_file(fd, e.data_start, e.data_start + e.size, buf))
                 os.pwrite(fd, crc, e.header_offset + 14)  # CRC-32 field of the local header
                 os.pwrite(fd, crc, cd_offset + 16)  # and of the central directory header
-        os.replace(self.partial_path, self.path)
+        self._replacement.commit()
         self._finalized = True

@@ -117,10 +117,20 @@ class Train:
     val_max_views: int = 48
     val_subjects: tuple[str, ...] | None = None  # None: the last of dataset.train_subjects
     nproc: int = 1
-    # not set in params.yaml's train section (each experiment names its loss)
-    loss: str = "mpjpe"  # a name of pose3d.training.losses.LOSSES
+    # not set in params.yaml's train section (each experiment names its loss and recipe)
+    loss: str = "mpjpe"  # a name of pose3d.training.losses.LOSSES; experiments may give {term: weight}
     bn_momentum_start: float = 0.1
     bn_momentum_end: float = 0.001
+    optimizer: Literal["adam", "adamw"] = "adam"
+    amsgrad: bool = True
+    weight_decay: float = 0.0
+    schedule: Literal["exponential", "rsnet", "step", "multistep"] = "exponential"
+    lr_decay_large: float = 0.5
+    large_decay_epoch: int = 5
+    step_size: int = 1
+    gamma: float = 0.1
+    milestones: tuple[int, ...] = ()
+    bn_schedule: tuple[str, ...] = ("*",)
 
 
 @dataclass(frozen=True)
@@ -182,5 +192,6 @@ SECTIONS: dict[str, type] = {
     "evaluate": Evaluate,
     "report": Report,
 }
-#: top-level sections whose entries are checked elsewhere (stages/experiments.py)
-EXPERIMENT_SECTIONS = ("experiments", "extra_experiments")
+#: top-level sections whose entries are checked elsewhere (pose3d/experiments.py); ``phases`` are
+#: experiments that continue another one's weights (``from``)
+EXPERIMENT_SECTIONS = ("experiments", "phases", "extra_experiments", "extra_phases")

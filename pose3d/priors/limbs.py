@@ -13,7 +13,6 @@ standard deviation is the population one (numpy's default, ddof=0).
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import h5py
 import numpy as np
 
 from pose3d.h36m.skeleton import H36M17, JOINT_NAMES_17
+from pose3d.io.atomic import replacing
 
 #: learnable-triangulation's 17-joint order as 17-joint Human3.6M indices:
 #: 0 right_ankle, 1 right_knee, 2 right_hip, 3 left_hip, 4 left_knee, 5 left_ankle, 6 root,
@@ -108,8 +108,7 @@ def write_limb_stats(path: Path, stats: LimbStats, per_subject: Mapping[str, Lim
     """Write ContextPose's h5 layout (``mean``, ``std`` in mm at the root) atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with replacing(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.create_dataset("mean", data=np.asarray(stats.mean, dtype=np.float64))
             f.create_dataset("std", data=np.asarray(stats.std, dtype=np.float64))
@@ -127,10 +126,6 @@ def write_limb_stats(path: Path, stats: LimbStats, per_subject: Mapping[str, Lim
                 g.create_dataset("mean", data=np.asarray(st.mean, dtype=np.float64))
                 g.create_dataset("std", data=np.asarray(st.std, dtype=np.float64))
                 g.create_dataset("count", data=np.int64(st.count))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def read_limb_stats(path: Path) -> LimbStats:

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from PIL import Image as PILImage  # noqa: E402
 
-from pose3d.h36m.skeleton import H36M17, Skeleton  # noqa: E402
+from pose3d.h36m.skeleton import H36M16, H36M17, Skeleton  # noqa: E402
 from pose3d.report.document import Image  # noqa: E402
 from pose3d.report.figures import png  # noqa: E402
 
@@ -37,13 +37,18 @@ class Clip:
     subject: str
     key: str
     camera: str
-    pred_mm: np.ndarray  # (N, 17, 3)
-    gt_mm: np.ndarray  # (N, 17, 3)
+    pred_mm: np.ndarray  # (N, J, 3), J = 17 or PoseAug's 16
+    gt_mm: np.ndarray  # (N, J, 3)
     fps: float = 50.0
 
     def __post_init__(self):
         if self.pred_mm.shape != self.gt_mm.shape or self.pred_mm.ndim != 3 or self.pred_mm.shape[-1] != 3:
             raise ValueError(f"prediction {self.pred_mm.shape} and ground truth {self.gt_mm.shape} must be equal (N, J, 3)")
+
+    @property
+    def skeleton(self) -> Skeleton:
+        """The joint order of the poses, by their count."""
+        return {len(sk.parents): sk for sk in (H36M17, H36M16)}[self.pred_mm.shape[1]]
 
     @property
     def errors_mm(self) -> np.ndarray:
@@ -128,7 +133,7 @@ def _rgb(fig) -> PILImage.Image:
     return PILImage.frombuffer("RGBA", (w, h), fig.canvas.buffer_rgba()).convert("RGB")
 
 
-def render_gif(clip: Clip, frames: int = 48, stride: int = 2, skeleton: Skeleton = H36M17, dpi: int = 80) -> Image:
+def render_gif(clip: Clip, frames: int = 48, stride: int = 2, skeleton: Skeleton | None = None, dpi: int = 80) -> Image:
     """A looping GIF of a centred stretch of the clip; one shared palette keeps it small and exact.
 
     The static parts (titles, frames of the axes) are drawn once and restored for every
@@ -138,7 +143,7 @@ def render_gif(clip: Clip, frames: int = 48, stride: int = 2, skeleton: Skeleton
     errors = clip.errors_mm
     fig, axes = plt.subplots(1, len(VIEWS), figsize=(5.0, 2.75), dpi=dpi)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.09, top=0.84, wspace=0.05)
-    panels = _Panels(fig, axes, clip, skeleton)
+    panels = _Panels(fig, axes, clip, skeleton or clip.skeleton)
     fig.suptitle(f"{clip.experiment}: {clip.label}", fontsize=9, y=0.985)
     status = fig.text(0.5, 0.885, "", ha="center", fontsize=8)
     dynamic = [status, *(lc for gt, pred, _, _ in panels.collections for lc in (gt, pred))]
@@ -167,7 +172,7 @@ def render_gif(clip: Clip, frames: int = 48, stride: int = 2, skeleton: Skeleton
                          f"clip MPJPE {errors[idx].mean():.1f} mm.")
 
 
-def render_worst(clip: Clip, k: int = 3, skeleton: Skeleton = H36M17) -> Image | None:
+def render_worst(clip: Clip, k: int = 3, skeleton: Skeleton | None = None) -> Image | None:
     """The k worst frames of the whole sequence, camera view above, turned view below."""
     chosen = worst_frames(clip.errors_mm, k)
     if not chosen:
@@ -176,7 +181,7 @@ def render_worst(clip: Clip, k: int = 3, skeleton: Skeleton = H36M17) -> Image |
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.05, top=0.86, wspace=0.05, hspace=0.15)
     for col, f in enumerate(chosen):
         one = Clip(clip.experiment, clip.subject, clip.key, clip.camera, clip.pred_mm[f:f + 1], clip.gt_mm[f:f + 1])
-        panels = _Panels(fig, axes[:, col], one, skeleton)
+        panels = _Panels(fig, axes[:, col], one, skeleton or clip.skeleton)
         panels.draw(one.gt_mm[0], one.pred_mm[0])
         axes[0, col].set_title(f"frame {f}: {clip.errors_mm[f]:.1f} mm", fontsize=8)
     fig.suptitle(f"{clip.experiment}: worst frames of {clip.label}", fontsize=9)

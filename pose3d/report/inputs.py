@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pose3d.experiments import SECTIONS as EXPERIMENT_SECTIONS
+
 #: Where the stages write, relative to the project root (see DESIGN.md, data contracts).
 POSES = Path("data/processed/poses")
 METRICS = Path("data/metrics")
@@ -177,15 +179,17 @@ def collect_inputs(root: Path | str, params: dict, configs: Mapping[str, dict | 
                    networks: Mapping[str, tuple[int, int]] | None = None) -> ReportInputs:
     """Gather every input under ``root``.
 
-    ``configs`` maps each experiment to its resolved config, or to the error that resolving
-    it gave; by default the ``train`` section overlaid with the entry. ``networks`` holds
+    ``configs`` maps each experiment and phase to its resolved config, or to the error that
+    resolving it gave; by default the ``train`` section overlaid with the entry (a phase's own
+    keys only). ``networks`` holds
     (parameter count, receptive field) of each experiment's network, when the caller built it.
     """
     root = Path(root)
     reader = _Reader(root)
-    names = list((params.get("experiments") or {}))
+    names = [n for sec in EXPERIMENT_SECTIONS for n in (params.get(sec) or {})]
     if configs is None:
-        configs = {n: {**(params.get("train") or {}), **((params.get("experiments") or {})[n] or {})} for n in names}
+        configs = {n: {**(params.get("train") or {}), **((params.get(sec) or {}).get(n) or {})}
+                   for sec in EXPERIMENT_SECTIONS for n in (params.get(sec) or {})}
     experiments = [_experiment(reader, n, configs.get(n, {}), (networks or {}).get(n)) for n in names]
     return ReportInputs(
         root=root,

@@ -16,7 +16,7 @@ from pose3d.h36m.cameras import CAMERA_IDS
 from pose3d.h36m.sequences import action_group
 from pose3d.report.animation import Clip
 from pose3d.training.data import ViewData
-from pose3d.training.inference import predict_sequence
+from pose3d.training.inference import predict_view
 from pose3d.training.protocols import View
 
 
@@ -34,7 +34,7 @@ def choose_view(views: Sequence[View], action: str) -> View | None:
 def predict_clip(experiment: str, model: nn.Module, receptive_field: int, view: ViewData,
                  device: torch.device | str = "cpu", tta: bool = True) -> Clip:
     """Whole-sequence prediction and ground truth of ``view``, root-relative millimetres."""
-    pred = view.metres(predict_sequence(model, view.pose2d, receptive_field, torch.device(device), tta=tta))
+    pred = view.metres(predict_view(model, view, receptive_field, torch.device(device), tta=tta))
     gt = view.metres(view.pose3d)
     pred_mm = (pred - pred[:, :1]) * 1000.0
     gt_mm = (gt - gt[:, :1]) * 1000.0

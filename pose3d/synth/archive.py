@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d.geometry.camera import Camera
 from pose3d.geometry.projection import project_camera, world_to_camera
-from pose3d.h36m.cameras import CAMERA_IDS, Camera, get_camera, subject_cameras
+from pose3d.h36m.cameras import CAMERA_IDS, get_camera, subject_cameras
 from pose3d.h36m.cdf_io import write_pose
 from pose3d.h36m.layout import bbox_path, pose_path, video_path
 from pose3d.h36m.sequences import SequenceInfo, subject_sequences

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pose3d.io.atomic import write_bytes
+
 MANIFEST = "synthetic_manifest.json"
 
 
@@ -27,9 +29,7 @@ def write_manifest(root: Path, profile: str, seed: int, frames: dict[str, dict[s
     }
     if videos:
         data["videos"] = videos
-    tmp = Path(root) / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(Path(root) / MANIFEST)
+    write_bytes(Path(root) / MANIFEST, json.dumps(data, indent=1).encode())
 
 
 def read_manifest(root: Path) -> dict | None:

@@ -9,12 +9,13 @@ person's box filled with ones (a MATLAB logical, stored as uint8).
 """
 from __future__ import annotations
 
-import os
 import string
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from pose3d.io.atomic import replacing
 
 #: Bytes reserved for the MATLAB header in front of the HDF5 data.
 USERBLOCK = 512
@@ -71,8 +72,7 @@ def write_bbox_mat(path: Path | str, boxes: np.ndarray, height: int, width: int)
     if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) == 0:
         raise ValueError(f"{path}: boxes must be (N>0, 4) top, left, bottom, right; got {boxes.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
+    with replacing(path) as tmp:
         # HDF5 1.10 objects: a one-chunk mask then needs no B-tree node (0.8 kB a frame, not 3.5 kB).
         with h5py.File(tmp, "w", userblock_size=USERBLOCK, libver=("v110", "v110")) as f:
             refs = f.create_group("#refs#")
@@ -96,10 +96,6 @@ def write_bbox_mat(path: Path | str, boxes: np.ndarray, height: int, width: int)
             _set_class(masks, "cell")
         with open(tmp, "r+b") as fh:
             fh.write(matlab_header())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def read_bbox_mat(path: Path | str) -> np.ndarray:

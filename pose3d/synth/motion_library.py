@@ -13,13 +13,12 @@ import argparse
 import functools
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pose3d.io.atomic import replacing
 from pose3d.synth.kinematics import (
     DM_REVOLUTE, DM_TO_WORLD, DM_TO_WORLD_QUAT, continuous_sign, quat_about, quat_conj,
     quat_mul, quat_normalize, quat_scale, quat_slerp, quat_yaw,
@@ -185,23 +184,15 @@ def build_library(src: Path, out: Path) -> dict[str, int]:
         lengths.append(len(roots[-1]))
         log.info("%s: %s, %d frames at %.1f fps", name, rel, lengths[-1], f / step)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".npz.tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                names=np.array(names), sources=np.array(sources),
-                fps=np.array(fps, dtype=np.float32), loop=np.array(loops),
-                lengths=np.array(lengths, dtype=np.int64),
-                root_pos_m=np.concatenate(roots).astype(np.float32),
-                rotations=np.concatenate(rots).astype(np.float32),
-            )
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the library is a shared data file
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(out) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            names=np.array(names), sources=np.array(sources),
+            fps=np.array(fps, dtype=np.float32), loop=np.array(loops),
+            lengths=np.array(lengths, dtype=np.int64),
+            root_pos_m=np.concatenate(roots).astype(np.float32),
+            rotations=np.concatenate(rots).astype(np.float32),
+        )
     return dict(zip(names, lengths))
 
 

@@ -18,8 +18,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from pose3d.geometry.camera import Camera
 from pose3d.geometry.projection import project_camera, undistort_pixels, world_to_camera
-from pose3d.h36m.cameras import Camera, get_camera
+from pose3d.h36m.cameras import get_camera
 
 #: The room around the capture area (world mm): every camera stands inside it.
 ROOM_MIN_MM = np.array([-4500.0, -6500.0, 0.0])

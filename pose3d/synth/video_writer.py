@@ -6,13 +6,14 @@ available encoder is used. Files are written under a temporary name and renamed.
 """
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 import av
 import numpy as np
+
+from pose3d.io.atomic import Replacement
 
 FPS = 50
 #: Encoders in order of preference (the real videos are H.264).
@@ -59,8 +60,8 @@ class VideoWriter:
         self.width, self.height = width, height
         self.codec = pick_codec(codec)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".tmp-{os.getpid()}-{self.path.name}")
-        self._container = av.open(str(self._tmp), mode="w", format="mp4")
+        self._replacement = Replacement(self.path)
+        self._container = av.open(str(self._replacement.tmp), mode="w", format="mp4")
         try:
             options = {"crf": str(crf), "preset": preset} if self.codec == "libx264" else {}
             stream = self._container.add_stream(self.codec, rate=fps, options=options)
@@ -89,15 +90,14 @@ class VideoWriter:
         """Flush, close and move the file into place; returns the number of frames."""
         self._container.mux(self._stream.encode(None))
         self._container.close()
-        os.replace(self._tmp, self.path)
+        self._replacement.commit()
         return self.frames
 
     def abort(self) -> None:
         try:
             self._container.close()
         finally:
-            if os.path.exists(self._tmp):
-                os.unlink(self._tmp)
+            self._replacement.discard()
 
     def __enter__(self) -> "VideoWriter":
         return self

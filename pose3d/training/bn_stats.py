@@ -15,8 +15,9 @@ from torch import nn
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, inputs: Iterable[torch.Tensor]) -> int:
-    """Replace every BatchNorm's running statistics by their plain average over ``inputs``.
+def recalibrate_batchnorm(model: nn.Module, inputs: Iterable[torch.Tensor | tuple[torch.Tensor, dict]]) -> int:
+    """Replace every BatchNorm's running statistics by their plain average over ``inputs``
+    (input tensors, or (input, keyword inputs) pairs for models that take more).
 
     Runs the model in training mode without gradients; momenta are restored afterwards.
     Returns the number of batches used (0: the model has no BatchNorm, nothing ran).
@@ -32,7 +33,8 @@ def recalibrate_batchnorm(model: nn.Module, inputs: Iterable[torch.Tensor]) -> i
     model.train()
     used = 0
     for x in inputs:
-        model(x)
+        x, extra = x if isinstance(x, tuple) else (x, {})
+        model(x, **extra)
         used += 1
     for m, momentum in zip(bns, momenta):
         m.momentum = momentum

@@ -15,10 +15,13 @@ import numpy as np
 
 from pose3d.geometry.projection import world_to_camera
 from pose3d.h36m.cameras import get_camera
-from pose3d.h36m.skeleton import to_17
+from pose3d.h36m.skeleton import H36M16, H36M16_FROM_17, H36M17, Skeleton, to_17
 from pose3d.h36m.vp3d_format import load_2d, load_3d
 from pose3d.training.normalization import denormalize, intrinsics, normalize
 from pose3d.training.protocols import View
+
+#: the joints of each lifting skeleton, as indices into the 17 of ``convert``'s files
+JOINTS_FROM_17: dict[str, tuple[int, ...]] = {H36M17.name: tuple(range(17)), H36M16.name: H36M16_FROM_17}
 
 
 @dataclass
@@ -34,6 +37,25 @@ class ViewData:
     norm: str = "base"
     params: np.ndarray | None = None  # (N, 5) float64 per-frame normalisation parameters
     intrinsics: np.ndarray | None = None  # (4,) fx, fy, cx, cy in pixels
+    skeleton: Skeleton = H36M17  # the joints of pose2d and pose3d
+    size_px: tuple[int, int] = (1000, 1002)  # image width, height
+
+    def camera_condition(self) -> np.ndarray:
+        """(N, 5) float32 per frame: the true root depth (metres) and fx, fy, cx, cy in the
+        screen units of ``pose2d``, so that u = fx X/Z + cx there (``base`` only).
+
+        RS-Net's post-refinement back-projects the 2D input with these; like the seed it uses
+        the true root depth, at test time too.
+        """
+        if self.norm != "base":
+            raise ValueError(f"camera conditioning needs the base normalisation, not {self.norm!r}")
+        fx, fy, cx, cy = self.intrinsics
+        w, h = self.size_px
+        screen = np.array([2 * fx / w, 2 * fy / w, 2 * cx / w - 1, 2 * cy / w - h / w])
+        cond = np.empty((self.root.shape[0], 5), dtype=np.float64)
+        cond[:, 0] = self.root[:, 2]
+        cond[:, 1:] = screen
+        return cond.astype(np.float32)
 
     def metres(self, pose: np.ndarray) -> np.ndarray:
         """Network-space poses (N, J, 3) of this view -> root-relative camera-frame metres.
@@ -58,7 +80,11 @@ class PoseData:
     def available(self) -> dict[str, list[str]]:
         return {s: list(keys) for s, keys in self.positions_3d.items()}
 
-    def view(self, subject: str, key: str, camera: int, norm: str = "base") -> ViewData:
+    def view(self, subject: str, key: str, camera: int, norm: str = "base", skeleton: Skeleton = H36M17) -> ViewData:
+        """One view's examples; ``skeleton`` (H36M17 or PoseAug's H36M16) picks the joints."""
+        if skeleton.name not in JOINTS_FROM_17:
+            raise ValueError(f"no lifting data for skeleton {skeleton.name!r}; have {', '.join(JOINTS_FROM_17)}")
+        joints = list(JOINTS_FROM_17[skeleton.name])
         cam = get_camera(subject, camera)
         world_m = self.positions_3d[subject][key]
         n = world_m.shape[0]
@@ -67,11 +93,12 @@ class PoseData:
         sample = normalize(uv, cam_m, cam, norm)
         return ViewData(
             subject, key, camera,
-            pose2d=sample.inputs_2d.astype(np.float32),
-            pose3d=sample.target_3d.astype(np.float32),
+            pose2d=np.ascontiguousarray(sample.inputs_2d[:, joints], dtype=np.float32),
+            pose3d=np.ascontiguousarray(sample.target_3d[:, joints], dtype=np.float32),
             root=cam_m[:, 0].astype(np.float32),
             norm=norm, params=sample.params, intrinsics=intrinsics(cam),
+            skeleton=skeleton, size_px=(cam.width_px, cam.height_px),
         )
 
-    def views(self, selection: list[View], norm: str = "base") -> list[ViewData]:
-        return [self.view(*v, norm=norm) for v in selection]
+    def views(self, selection: list[View], norm: str = "base", skeleton: Skeleton = H36M17) -> list[ViewData]:
+        return [self.view(*v, norm=norm, skeleton=skeleton) for v in selection]

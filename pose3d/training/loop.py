@@ -1,11 +1,15 @@
-"""The lifting training loop: the seeds' recipe, checkpoints every epoch, exact resume.
+"""The lifting training loop: the seeds' recipes, checkpoints every epoch, exact resume.
 
-Recipe (VideoPose3D / SRNet): Adam with AMSGrad, learning rate x``lr_decay`` after every
+Default recipe (VideoPose3D / SRNet): Adam with AMSGrad, learning rate x``lr_decay`` after every
 epoch, BatchNorm momentum decayed exponentially from 0.1 to 0.001 over the run, flip
-augmentation, a fixed seed. Short runs can recompute the BatchNorm statistics after each
-epoch (``bn_recalibrate``, :mod:`pose3d.training.bn_stats`). ``latest.pt`` holds everything needed to continue (weights,
-optimiser, epoch, RNG state, history), so an interrupted run resumed from it ends with the
-same weights as an uninterrupted one on the CPU.
+augmentation, a fixed seed. The seams other recipes need are settings: ``optimizer`` (adam,
+adamw), ``schedule`` (:mod:`pose3d.training.schedules`), ``loss`` (a name or weighted terms over
+the model's outputs, :mod:`pose3d.training.losses`), ``bn_schedule`` (which BatchNorm layers the
+momentum schedule drives) and ``freeze`` (parameters held still), both name patterns
+(:mod:`pose3d.training.selection`). Short runs can recompute the BatchNorm statistics after each
+epoch (``bn_recalibrate``, :mod:`pose3d.training.bn_stats`). ``latest.pt`` holds everything needed
+to continue (weights, optimiser, epoch, RNG state, history), so an interrupted run resumed from it
+ends with the same weights as an uninterrupted one on the CPU.
 """
 from __future__ import annotations
 
@@ -20,12 +24,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from pose3d.models.videopose import set_bn_momentum
+from pose3d.io.atomic import replacing
+from pose3d.models.registry import has_named_outputs
 from pose3d.training.batching import WindowBatcher
 from pose3d.training.bn_stats import recalibrate_batchnorm
-from pose3d.io.atomic import replacing
 from pose3d.training.distributed import DistInfo, barrier, broadcast_float, sum_all
-from pose3d.training.losses import get_loss
+from pose3d.training.losses import FINAL, CompositeLoss
+from pose3d.training.schedules import Schedule
+from pose3d.training.selection import batchnorms, freeze
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +45,51 @@ class TrainConfig:
     batch_size: int = 512
     lr: float = 0.002
     lr_decay: float = 0.8
-    loss: str = "mpjpe"  # a name of pose3d.training.losses.LOSSES (mpjpe, l1, mse, ...)
+    schedule: str = "exponential"  # pose3d.training.schedules.SCHEDULES
+    lr_decay_large: float = 0.5  # rsnet schedule
+    large_decay_epoch: int = 5  # rsnet schedule
+    step_size: int = 1  # step schedule
+    gamma: float = 0.1  # step / multistep schedules
+    milestones: tuple[int, ...] = ()  # multistep schedule
+    optimizer: str = "adam"  # adam | adamw
+    amsgrad: bool = True
+    weight_decay: float = 0.0  # adamw: decoupled decay (PyTorch's AdamW default is 0.01, as RIE uses)
+    loss: str | dict = "mpjpe"  # a name of pose3d.training.losses.LOSSES, or {term: weight}
     seed: int = 4321
     flip: bool = True
     bn_momentum_start: float = 0.1
     bn_momentum_end: float = 0.001
+    bn_schedule: tuple[str, ...] = ("*",)  # BatchNorm layers (name patterns) the momentum schedule drives
+    freeze: tuple[str, ...] = ()  # parameters (name patterns) held still
     amp: bool = True  # mixed precision (bfloat16 autocast), on CUDA only
     bn_recalibrate: int = 20  # >0: recompute BatchNorm statistics over this many batches after each epoch
+
+    def lr_schedule(self) -> Schedule:
+        return Schedule(self.schedule, self.lr, self.lr_decay, self.lr_decay_large, self.large_decay_epoch,
+                        self.step_size, self.gamma, tuple(self.milestones))
+
+
+OPTIMIZERS = ("adam", "adamw")
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The recipe's optimizer over the trainable parameters only (frozen ones never move)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("every parameter is frozen: nothing to train")
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, amsgrad=cfg.amsgrad, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, amsgrad=cfg.amsgrad, weight_decay=cfg.weight_decay)
+    raise ValueError(f"optimizer {cfg.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+
+
+def model_outputs(net: nn.Module, model: nn.Module, x: torch.Tensor, extra: dict) -> dict[str, torch.Tensor]:
+    """Every named output of ``model`` (run through ``net``, its DDP wrapper): models with
+    intermediate outputs (RS-Net's pre-refinement pose) return them with ``outputs=True``."""
+    if has_named_outputs(model):
+        return net(x, outputs=True, **extra)
+    return {FINAL: net(x, **extra)}
 
 
 @dataclass
@@ -144,12 +188,19 @@ def fit(
     out_dir.mkdir(parents=True, exist_ok=True)
     device = batcher.device
     model.to(device)
+    # frozen before the DDP wrapper is built: it must not wait for gradients that never come
+    frozen = freeze(model, cfg.freeze)
+    if frozen:
+        log.info("frozen: %d parameter tensors (%d values) matching %s", len(frozen),
+                 sum(p.numel() for p in model.parameters() if not p.requires_grad), ", ".join(cfg.freeze))
     net = model
     if dist_info.active:
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=True)
+    opt = make_optimizer(model, cfg) if cfg.epochs > 0 else None  # epochs 0: weights scored as loaded
+    schedule = cfg.lr_schedule()
+    scheduled_bns = batchnorms(model, cfg.bn_schedule)
     hist = History()
     torch.manual_seed(cfg.seed)
     latest = out_dir / "latest.pt"
@@ -174,24 +225,39 @@ def fit(
         if on_epoch is not None and dist_info.is_main:
             for done in range(hist.epoch):
                 on_epoch(done + 1, hist.train_loss[done], hist.val_mpjpe_mm[done])
-    criterion = get_loss(cfg.loss)
+    criterion = CompositeLoss(cfg.loss, batcher.skeleton)
     amp = cfg.amp and device.type == "cuda"
+    if cfg.epochs == 0 and hist.epoch == 0:  # weights from elsewhere (init_from), scored as they are
+        model.eval()
+        with torch.no_grad():
+            val = float(validate(model)) if dist_info.is_main else math.nan
+        hist.best_mpjpe_mm = val
+        if dist_info.is_main:
+            _save({"model": model.state_dict(), "epoch": 0, "val_mpjpe_mm": val}, out_dir / "best.pt")
+            _save({"model": model.state_dict(), "optimizer": {}, "history": asdict(hist),
+                   "config": asdict(cfg), "identity": identity, "rng_cpu": torch.get_rng_state(), "rng_cuda": None},
+                  latest)
+        barrier(dist_info)
+        return hist
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     if dist_info.rank:
         torch.manual_seed(cfg.seed + dist_info.rank)  # own dropout masks; rank 0 keeps the single-process stream
     for epoch in range(hist.epoch, last):
-        lr = cfg.lr * cfg.lr_decay ** epoch
+        lr = schedule.lr_at(epoch)
         for group in opt.param_groups:
             group["lr"] = lr
-        set_bn_momentum(model, bn_momentum(epoch, cfg, lr))
+        momentum = bn_momentum(epoch, cfg, lr)
+        for bn in scheduled_bns:
+            bn.momentum = momentum
         model.train()
         total, count = torch.zeros((), device=device), 0
         batches = batcher.epoch(cfg.batch_size, cfg.seed, epoch, cfg.flip, dist_info.rank, dist_info.world)
-        for x, y in tqdm(batches, total=batcher.num_batches(cfg.batch_size, cfg.flip), disable=not dist_info.is_main,
-                         desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=1.0):
+        for x, y, extra in tqdm(batches, total=batcher.num_batches(cfg.batch_size, cfg.flip),
+                                disable=not dist_info.is_main, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                                mininterval=1.0):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                pred = net(x)
-            loss = criterion(pred.float(), y)  # targets are root-relative: the root sits at the origin
+                outputs = model_outputs(net, model, x, extra)
+            loss = criterion(outputs, y)  # targets are root-relative: the root sits at the origin
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -200,8 +266,8 @@ def fit(
         seen = sum_all(torch.tensor([total.item(), float(count)], dtype=torch.float64, device=device), dist_info)
         train_loss = float(seen[0]) / max(float(seen[1]), 1.0)
         if cfg.bn_recalibrate > 0:
-            windows = (x for x, _ in batcher.epoch(cfg.batch_size, cfg.seed + 1, epoch, cfg.flip,
-                                                   dist_info.rank, dist_info.world))
+            windows = ((x, extra) for x, _, extra in batcher.epoch(cfg.batch_size, cfg.seed + 1, epoch, cfg.flip,
+                                                                  dist_info.rank, dist_info.world))
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 recalibrate_batchnorm(model, itertools.islice(windows, cfg.bn_recalibrate))
         model.eval()

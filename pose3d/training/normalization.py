@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from pose3d.geometry.projection import normalize_screen, project_camera
-from pose3d.h36m.cameras import Camera
+from pose3d.geometry.camera import Camera
 from pose3d.h36m.skeleton import H36M17, Skeleton
 
 MODES: tuple[str, ...] = ("base", "proj", "weak_proj", "lcn")

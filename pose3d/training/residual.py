@@ -24,7 +24,18 @@ class Residual2D(nn.Module):
     def receptive_field(self) -> int:
         return self.net.receptive_field
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.net(x)
+    @property
+    def wrapped(self) -> nn.Module:
+        """The network inside: what its ``forward`` takes besides the 2D, this one passes on."""
+        return self.net
+
+    def forward(self, x: torch.Tensor, **kwargs):
+        out = self.net(x, **kwargs)
+        if isinstance(out, dict):  # named outputs: each is a pose of the same frames
+            return {name: self._residual(x, pose) for name, pose in out.items()}
+        return self._residual(x, out)
+
+    @staticmethod
+    def _residual(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         pad = (x.shape[1] - out.shape[1]) // 2  # strided: one centre frame; dilated: all but the padding
         return add_2d_residual(out, x[:, pad:pad + out.shape[1]].to(out.dtype))

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from pose3d.training.data import ViewData
-from pose3d.training.inference import predict_sequence
+from pose3d.training.inference import predict_view
 from pose3d.training.protocols import Split, View
 
 
@@ -30,7 +30,7 @@ def view_mpjpe_mm(model: nn.Module, views: list[ViewData], receptive_field: int,
     """Frame-pooled MPJPE (mm) of ``model`` on ``views``, without test-time flipping."""
     total = frames = 0.0
     for v in views:
-        pred = v.metres(predict_sequence(model, v.pose2d, receptive_field, device, tta=False))
+        pred = v.metres(predict_view(model, v, receptive_field, device, tta=False))
         total += float(np.linalg.norm(pred - v.metres(v.pose3d), axis=-1).mean(axis=-1).sum())
         frames += v.pose3d.shape[0]
     return 1000 * total / max(frames, 1)

@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
+from pose3d.geometry.camera import Camera
 from pose3d.geometry.projection import distort_normalised, undistort_pixels
-from pose3d.h36m.cameras import Camera
 
 
 #: A video within this many pixels of its camera's nominal size is taken as the camera image itself

@@ -12,12 +12,12 @@ own transform), a direct check that crops and poses line up. ``--video`` decodes
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from pose3d.io.atomic import write_bytes
 from pose3d.video.decode import DecodeReport, VideoError, decode_frames
 from pose3d.video.jpeg import JpegEncoder
 from pose3d.video.reader import FrameShards, joints_to_crop
@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     data = JpegEncoder(image.shape[1], image.shape[0], qscale=2).encode(image)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, args.out)
+    write_bytes(args.out, data)
     print(f"{args.out}: {what}, {image.shape[1]}x{image.shape[0]}")
     return 0
 

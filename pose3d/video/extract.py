@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from pose3d.h36m.cameras import Camera, get_camera
+from pose3d.geometry.camera import Camera
+from pose3d.h36m.cameras import get_camera
 from pose3d.video.boxes import MaskFileError, box_outline, joint_boxes, read_mask_boxes, square_crop
 from pose3d.video.crop import crop_frame, crop_intrinsics, to_video, undistort_points, video_camera, video_scale
 from pose3d.video.decode import DecodeReport, VideoError, decode_frames, probe

@@ -21,12 +21,12 @@ into space reserved at the start of the file.
 """
 from __future__ import annotations
 
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 
+from pose3d.io.atomic import Replacement
 from pose3d.video.jpeg import JpegEncoder, decode_jpeg
 
 ENCODINGS: tuple[str, ...] = ("jpeg", "raw")
@@ -49,8 +49,8 @@ class ShardWriter:
             raise ValueError(f"unknown frame encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
         self.path, self.encoding, self.size = Path(path), encoding, int(size)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        self._file = open(self._tmp, "wb")
+        self._replacement = Replacement(self.path)
+        self._file = open(self._replacement.tmp, "wb")
         self._file.write(b"\0" * _HEADER_BYTES)
         self._encoder = JpegEncoder(size, size, jpeg_qscale) if encoding == "jpeg" else None
         self.count = 0
@@ -72,11 +72,11 @@ class ShardWriter:
         self._file.seek(0)
         self._file.write(_npy_header(shape))
         self._file.close()
-        os.replace(self._tmp, self.path)
+        self._replacement.commit()
 
     def abort(self) -> None:
         self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        self._replacement.discard()
 
 
 def read_shard_item(shard: np.ndarray, encoding: str, row: int, offset: int, nbytes: int) -> np.ndarray:

@@ -120,6 +120,13 @@ def test_crash_while_writing_keeps_the_old_file(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["x.cdf"]
 
 
+def test_write_refuses_a_name_without_cdf(tmp_path):
+    """cdflib would add ``.cdf`` to the temporary's name and write beside it."""
+    with pytest.raises(ValueError, match=r"x\.bin: a pose file must end in \.cdf"):
+        write_pose(tmp_path / "x.bin", random_poses(3))
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize("shape", [(5, 17, 3), (5, 96), (32, 3), (5, 32, 3, 1)])
 def test_write_rejects_wrong_shapes(tmp_path, shape):
     path = tmp_path / "bad.cdf"

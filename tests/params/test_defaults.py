@@ -17,7 +17,10 @@ from tests.helpers import ROOT
 
 PARAMS = ROOT / "params.yaml"
 #: schema keys params.yaml does not set (each experiment names its loss; the BatchNorm schedule is the seeds')
-NOT_IN_FILE = {"train": {"loss", "bn_momentum_start", "bn_momentum_end"}}
+#: recipe keys each experiment sets for itself (params.yaml documents them above ``experiments:``)
+NOT_IN_FILE = {"train": {"loss", "bn_momentum_start", "bn_momentum_end", "optimizer", "amsgrad", "weight_decay",
+                         "schedule", "lr_decay_large", "large_decay_epoch", "step_size", "gamma", "milestones",
+                         "bn_schedule"}}
 
 
 @pytest.fixture(scope="module")

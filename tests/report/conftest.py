@@ -20,7 +20,7 @@ import yaml
 from pose3d.h36m.sequences import ACTION_GROUPS
 from pose3d.h36m.skeleton import JOINT_NAMES_17
 from pose3d.priors.limbs import LimbStats, write_limb_stats
-from stages.experiments import build_experiment_model, experiment_config
+from pose3d.experiments import build_experiment_model, experiment_config
 from tests.helpers import run_stage, write_params
 
 #: Two evaluated experiments and one whose stages never ran.
@@ -112,6 +112,7 @@ def report_params(ws: Path, raw: Path, **extra) -> dict:
                                       "videos": {"enabled": True, "subjects": ["S9"], "actions": ["Walking"],
                                                  "cameras": [0], "scale": 0.25, "crf": 23}})
     params["experiments"] = dict(EXPERIMENTS)
+    params["phases"] = {}  # the phase chain is covered by tests/test_pipeline_dvc.py
     params["report"] = {**REPORT, **extra}
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params

@@ -141,3 +141,47 @@ def test_cross_action_headline_is_the_unseen_actions(workspace):
     assert summary["headline_set"] == "unseen" and summary["actions"] == 14
     assert summary["mpjpe"] == summary["test_sets"]["unseen"]["mpjpe"] != summary["test_sets"]["all"]["mpjpe"]
     assert summary["test_sets"]["all"]["actions"] == 15
+
+
+def _seed_checkpoint(path, model):
+    """A file as VideoPose3D's run.py writes it: the weights under ``model_pos``, DataParallel names."""
+    torch.save({"epoch": 80, "lr": 1e-5, "random_state": None, "optimizer": {},
+                "model_pos": {f"module.{k}": v for k, v in model.state_dict().items()}}, path)
+
+
+def test_a_seed_checkpoint_is_scored_as_it_is(workspace):
+    """`init_from: {file, format}` with `epochs: 0`: train@ imports the weights, evaluate@ scores them."""
+    from pose3d.models import build_model
+
+    torch.manual_seed(5)
+    seed_model = build_model("videopose", {"arc": [3, 3], "channels": 32})
+    for bn in (m for m in seed_model.modules() if isinstance(m, torch.nn.BatchNorm1d)):
+        bn.running_mean.normal_()  # statistics a trained model would have: they must travel too
+    _seed_checkpoint(workspace / "pretrained_vp3d.bin", seed_model)
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["experiments"]["vp_imported"] = {"model": "videopose", "arc": [3, 3], "channels": 32, "epochs": 0,
+                                            "init_from": {"file": "pretrained_vp3d.bin", "format": "videopose3d"}}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = run_stage("train", workspace, "--experiment", "vp_imported")
+    assert proc.returncode == 0, proc.stderr
+    assert "pretrained_vp3d.bin" in proc.stderr and "loaded" in proc.stderr
+    saved = torch.load(workspace / "data/models/vp_imported/latest.pt", weights_only=False)["model"]
+    assert all(saved[k].equal(v) for k, v in seed_model.state_dict().items())
+    proc = run_stage("evaluate", workspace, "--experiment", "vp_imported")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((workspace / "data/metrics/vp_imported/eval.json").read_text())
+    assert summary["checkpoint_epoch"] == 0 and summary["mpjpe"] > 0
+
+
+def test_a_checkpoint_that_does_not_fit_is_named(workspace):
+    from pose3d.models import build_model
+
+    _seed_checkpoint(workspace / "wrong.bin", build_model("videopose", {"arc": [3, 3], "channels": 16}))
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["experiments"]["vp_wrong"] = {"model": "videopose", "arc": [3, 3], "channels": 32, "epochs": 0,
+                                         "init_from": {"file": "wrong.bin", "format": "videopose3d"}}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = run_stage("train", workspace, "--experiment", "vp_wrong")
+    assert proc.returncode != 0
+    assert "wrong.bin" in proc.stderr and "expand_conv.weight" in proc.stderr
+    assert not (workspace / "data/models/vp_wrong/latest.pt").exists()

@@ -60,8 +60,8 @@ def test_batches_are_windows_of_the_right_frames(data):
     views = data.views([("S1", "Walking 1", 0), ("S5", "Eating", 3)])
     b = WindowBatcher(views, receptive_field=27)
     batches = list(b.epoch(batch_size=64, seed=1, epoch=0, flip=False))
-    x = torch.cat([w for w, _ in batches])
-    y = torch.cat([t for _, t in batches])
+    x = torch.cat([w for w, _, _ in batches])
+    y = torch.cat([t for _, t, _ in batches])
     assert x.shape == (len(b), 27, 17, 2) and y.shape == (len(b), 1, 17, 3)
     # every example's centre frame is the 2D of its target's frame, in the padded sequence
     padded = [edge_pad(v.pose2d, 13) for v in views]
@@ -75,7 +75,7 @@ def test_batches_are_windows_of_the_right_frames(data):
 def test_flip_doubles_the_epoch_and_mirrors(data):
     views = data.views([("S6", "Posing", 1)])
     b = WindowBatcher(views, receptive_field=1)
-    flipped = torch.cat([t for _, t in b.epoch(batch_size=100, seed=0, epoch=0, flip=True)])
+    flipped = torch.cat([t for _, t, _ in b.epoch(batch_size=100, seed=0, epoch=0, flip=True)])
     assert flipped.shape[0] == 2 * len(b)
     plain = torch.from_numpy(views[0].pose3d)
     mirrored = plain[:, H36M17.flip_permutation()].clone()
@@ -86,9 +86,9 @@ def test_flip_doubles_the_epoch_and_mirrors(data):
 
 def test_epoch_order_depends_only_on_seed_and_epoch(data):
     b = WindowBatcher(data.views([("S8", "Greeting", 0)]), receptive_field=1)
-    first = [t for _, t in b.epoch(32, seed=3, epoch=2)]
-    again = [t for _, t in b.epoch(32, seed=3, epoch=2)]
-    other = [t for _, t in b.epoch(32, seed=3, epoch=3)]
+    first = [t for _, t, _ in b.epoch(32, seed=3, epoch=2)]
+    again = [t for _, t, _ in b.epoch(32, seed=3, epoch=2)]
+    other = [t for _, t, _ in b.epoch(32, seed=3, epoch=3)]
     assert all(torch.equal(a, c) for a, c in zip(first, again))
     assert not all(torch.equal(a, c) for a, c in zip(first, other))
 
