@@ -20,8 +20,10 @@ preparation alone (no model) and the model step alone (one pre-built batch, repe
 too; ``parts`` is the ratio those predict, (reference prep + step) / (device prep + step). On
 CUDA the host's numpy work can overlap device work still queued, so the parts are an upper
 bound there and the full step is the measurement. Device ``auto`` picks CUDA when present.
-On a CPU the 243-frame models take seconds per step at batch 1024, hence fewer timed steps
-there. Needs the converted poses (``make repro``).
+On a CPU one VideoPose3D 243-frame step at batch 1024 takes over a minute (RIE's half a minute),
+so the defaults there are batch 128 and 3 timed steps (a few minutes for all five); the ratio
+compares per-batch costs that both grow with the batch, so a smaller batch still shows where
+the time goes. Needs the converted poses (``make repro``).
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pose3d.experiments import build_experiment_model, skeleton_for, split_for, train_config  # noqa: E402
+from pose3d.experiments import (SEQUENCES_CSV, build_experiment_model, skeleton_for, split_for,  # noqa: E402
+                                train_config)
 from pose3d.models.registry import takes_camera  # noqa: E402
 from pose3d.threads import limit_threads  # noqa: E402
 from pose3d.training.batching import WindowBatcher  # noqa: E402
@@ -177,22 +180,24 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--models", nargs="+", choices=list(CONFIGS), default=list(CONFIGS), metavar="NAME",
                     help=f"configurations to time (default all: {', '.join(CONFIGS)})")
-    ap.add_argument("--steps", type=int, default=None, help="timed steps per method (default 20 on CUDA, 2 on CPU)")
-    ap.add_argument("--batch-size", type=int, default=1024)
+    ap.add_argument("--steps", type=int, default=None, help="timed steps per method (default 20 on CUDA, 3 on CPU)")
+    ap.add_argument("--batch-size", type=int, default=None, help="default 1024 on CUDA (the seeds'), 128 on CPU")
     args = ap.parse_args()
     threads = limit_threads()
     device = resolve_device(args.device)
-    steps = args.steps or (20 if device.type == "cuda" else 2)
+    cuda = device.type == "cuda"
+    steps = args.steps or (20 if cuda else 3)
+    args.batch_size = args.batch_size or (1024 if cuda else 128)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     data = PoseData(ROOT / "data/processed/poses")
-    split = split_for({"protocol": "cross_subject"}, params, data.available)
+    split = split_for({"protocol": "cross_subject"}, params, data.available, ROOT / SEQUENCES_CSV)
     views: dict[str, list[ViewData]] = {}
     print(f"device {device} ({threads} threads), batch {args.batch_size}, {steps} timed steps per method; "
           f"prep: ms per batch without a model, step: ms per step on one pre-built batch; "
           f"parts: the ratio prep + step predicts")
-    print(f"{'model':16s} {'rf':>4s} {'J':>3s} {'device':>9s} {'reference':>10s} {'ratio':>6s} | "
+    print(f"{'model':16s} {'rf':>4s} {'J':>3s} {'cam':>3s} {'device':>9s} {'reference':>10s} {'ratio':>6s} | "
           f"{'prep dev':>9s} {'prep ref':>9s} {'step':>9s} {'parts':>6s}")
-    print(f"{'':16s} {'':>4s} {'':>3s} {'samples/s':>9s} {'samples/s':>10s} {'':>6s} | "
+    print(f"{'':16s} {'':>4s} {'':>3s} {'':>3s} {'samples/s':>9s} {'samples/s':>10s} {'':>6s} | "
           f"{'ms':>9s} {'ms':>9s} {'ms':>9s} {'':>6s}")
     t0 = time.perf_counter()
     for name in args.models:
@@ -203,7 +208,7 @@ def main() -> None:
         r = measure(name, cfg, views[skeleton.name], args, device, steps)
         ms = {k: 1000 * r[k] for k in ("prep_device", "prep_reference", "step")}
         parts = (ms["prep_reference"] + ms["step"]) / (ms["prep_device"] + ms["step"])
-        print(f"{name:16s} {r['rf']:4d} {len(skeleton.parents):3d} {r['device']:9.0f} {r['reference']:10.0f} "
+        print(f"{name:16s} {r['rf']:4d} {len(skeleton.parents):3d} {'yes' if r['camera'] else 'no':>3s} {r['device']:9.0f} {r['reference']:10.0f} "
               f"{r['device'] / r['reference']:5.2f}x | {ms['prep_device']:9.1f} {ms['prep_reference']:9.1f} "
               f"{ms['step']:9.1f} {parts:5.2f}x", flush=True)
     frames = {k: sum(len(v.pose3d) for v in vs) for k, vs in views.items()}

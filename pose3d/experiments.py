@@ -27,7 +27,8 @@ from pose3d.params import as_dict, section
 from pose3d.training.checkpoints import CHECKPOINTS, Checkpoint, load_checkpoint
 from pose3d.training.holdout import hold_out_validation, validation_subjects
 from pose3d.training.init_from import FORMATS, LoadReport, load_by_name, read_state
-from pose3d.training.loop import TrainConfig, make_optimizer
+from pose3d.training.loop import OPTIMIZERS, TrainConfig
+from pose3d.training.losses import loss_terms
 from pose3d.training.normalization import MODES
 from pose3d.training.protocols import Split, make_split
 from pose3d.training.residual import Residual2D
@@ -107,13 +108,11 @@ def experiment_config(params: dict, name: str) -> dict:
 
 def train_config(cfg: dict) -> TrainConfig:
     """The training-loop settings of a resolved experiment, checked."""
-    from pose3d.training.losses import loss_terms
-
     tc = TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__ if k in cfg})
     tc.lr_schedule()
     loss_terms(tc.loss)
-    if tc.optimizer not in ("adam", "adamw"):
-        make_optimizer(nn.Linear(1, 1), tc)  # raises with the known names
+    if tc.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer {tc.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
     if int(tc.epochs) < 0:
         raise ValueError(f"epochs must be >= 0, got {tc.epochs}")
     return tc
