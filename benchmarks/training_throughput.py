@@ -171,8 +171,9 @@ def measure(name: str, cfg: dict, views: list[ViewData], args, device: torch.dev
         prep["device"].append(preparation(fast.epoch(bs, 10 + rep, 0), prep_count, device))
         prep["reference"].append(preparation(slow.epoch(bs, 10 + rep), prep_count, device))
     best = {k: min(v) for k, v in full.items()}
-    return {"name": name, "rf": rf, "camera": camera, "device": bs / best["device"], "reference": bs / best["reference"],
-            "prep_device": min(prep["device"]), "prep_reference": min(prep["reference"]), "step": alone}
+    return {"name": name, "rf": rf, "camera": camera, "device": bs / best["device"],
+            "reference": bs / best["reference"], "prep_device": min(prep["device"]),
+            "prep_reference": min(prep["reference"]), "step": alone}
 
 
 def main() -> None:
@@ -208,7 +209,8 @@ def main() -> None:
         r = measure(name, cfg, views[skeleton.name], args, device, steps)
         ms = {k: 1000 * r[k] for k in ("prep_device", "prep_reference", "step")}
         parts = (ms["prep_reference"] + ms["step"]) / (ms["prep_device"] + ms["step"])
-        print(f"{name:16s} {r['rf']:4d} {len(skeleton.parents):3d} {'yes' if r['camera'] else 'no':>3s} {r['device']:9.0f} {r['reference']:10.0f} "
+        cam = "yes" if r["camera"] else "no"
+        print(f"{name:16s} {r['rf']:4d} {len(skeleton.parents):3d} {cam:>3s} {r['device']:9.0f} {r['reference']:10.0f} "
               f"{r['device'] / r['reference']:5.2f}x | {ms['prep_device']:9.1f} {ms['prep_reference']:9.1f} "
               f"{ms['step']:9.1f} {parts:5.2f}x", flush=True)
     frames = {k: sum(len(v.pose3d) for v in vs) for k, vs in views.items()}

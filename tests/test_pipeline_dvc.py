@@ -38,8 +38,6 @@ TINY_EXPERIMENTS = {
     "fc_tiny": {"model": "fc", "loss": "l1"},
     "srnet_tiny": {"model": "srnet", "arc": [1, 1, 1], "groups": 5, "channels": 64, "loss": "l1"},
     "rie_tiny": RIE_TINY,
-    "rsnet_tiny": {"model": "rsnet", "hidden": 4, "post_refine": True, "refine_hidden": 16, "schedule": "rsnet",
-                   "loss": {"coarse.mse": 0.9, "coarse.l1": 0.1, "mpjpe": 1.0, "symmetry": 0.01}},
     "plugin_tiny": {"model": "tests.test_pipeline_dvc:TinyLifter", "width": 16, "loss": "mpjpe"},
 }
 #: RIE's stages 2 and 3 as phases: each its own DVC stage, starting from the one before

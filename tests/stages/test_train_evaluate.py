@@ -185,3 +185,19 @@ def test_a_checkpoint_that_does_not_fit_is_named(workspace):
     assert proc.returncode != 0
     assert "wrong.bin" in proc.stderr and "expand_conv.weight" in proc.stderr
     assert not (workspace / "data/models/vp_wrong/latest.pt").exists()
+
+
+def test_rsnet_with_post_refinement_is_scored_on_its_16_joints(workspace):
+    """The camera condition reaches training and evaluation; RS-Net's 16 joints are what is scored."""
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["experiments"]["rsnet_tiny"] = {
+        "model": "rsnet", "hidden": 4, "post_refine": True, "refine_hidden": 16, "schedule": "rsnet", "epochs": 1,
+        "loss": {"coarse.mse": 0.9, "coarse.l1": 0.1, "mpjpe": 1.0, "symmetry": 0.01}}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for stage in ("train", "evaluate"):
+        proc = run_stage(stage, workspace, "--experiment", "rsnet_tiny")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((workspace / "data/metrics/rsnet_tiny/eval.json").read_text())
+    assert summary["joints"] == 16 and 10 < summary["mpjpe"] < 1000
+    joints = pd.read_csv(workspace / "data/metrics/rsnet_tiny/per_joint.csv")["joint"].unique()
+    assert len(joints) == 16 and "Neck/Nose" not in set(joints)
