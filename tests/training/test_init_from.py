@@ -10,16 +10,12 @@ from pose3d.models import build_model
 from pose3d.models.videopose import VideoPose3D
 from pose3d.training.init_from import FORMATS, init_from, load_by_name, read_state
 from pose3d.training.residual import Residual2D
+from tests.models.model_checks import single_thread  # noqa: F401  (fixture)
 
 SMALL = {"arc": [3, 3], "channels": 16}
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def trained(name: str = "videopose", params: dict | None = None, seed: int = 1) -> nn.Module:

@@ -24,14 +24,10 @@ from pose3d.training.losses import (FINAL, CompositeLoss, bone_symmetry, l1_loss
                                     symmetric_bones)
 from pose3d.training.loop import TrainConfig, bn_momentum, fit, make_optimizer
 from pose3d.training.selection import batchnorms, freeze
+from tests.models.model_checks import single_thread  # noqa: F401  (fixture)
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 # --- tiny data: convert's two files for one subject, two sequences, four cameras, 40 frames ------

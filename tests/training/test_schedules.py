@@ -11,14 +11,10 @@ from pose3d.training.batching import WindowBatcher
 from pose3d.training.data import ViewData
 from pose3d.training.loop import TrainConfig, fit
 from pose3d.training.schedules import SCHEDULES, Schedule
+from tests.models.model_checks import single_thread  # noqa: F401  (fixture)
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 # Every list below is written out by hand (products of the factors, not the formula under test).
