@@ -11,6 +11,12 @@ the phases after it only.
 (a trained experiment or phase of this project) or ``{file: <path>, format: pose3d|videopose3d|srnet|rie}``
 (a checkpoint written by a seed's own code), optionally ``include`` / ``exclude`` name patterns.
 With ``epochs: 0`` the loaded weights are scored as they are: a published checkpoint's numbers.
+
+The 2D of a run: ``input_2d`` (what it trains on; ``gt`` by default) and ``eval_input_2d`` (what it
+is scored on; the training one by default), entries of ``inputs_2d``. ``use_scores: true`` feeds
+the source's confidence as a third input channel per joint. Entries of params.yaml state both
+keys, because dvc.yaml names the source's file as the stage's dependency and DVC's templates
+have no defaults.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from pathlib import Path
 
 from torch import nn
 
+from pose3d.detections.sources import Source2D
 from pose3d.h36m.sequences_csv import read_exclusions
 from pose3d.h36m.skeleton import Skeleton
 from pose3d.models import build_model, has_training_form, hyperparameter_names, model_params, model_skeleton
@@ -43,6 +50,7 @@ SECTIONS = ("experiments", "phases")
 RUN_KEYS = frozenset({f.name for f in fields(TrainConfig)} | {
     "model", "norm", "protocol", "train_action", "train_cameras", "test_cameras",
     "device", "val_max_views", "val_subjects", "frame_stride", "nproc", "from", "init_from",
+    "input_2d", "eval_input_2d", "use_scores",
 })
 #: keys a phase does not inherit: how a run starts is its own
 NOT_INHERITED = ("freeze", "init_from")
@@ -98,8 +106,12 @@ def experiment_config(params: dict, name: str) -> dict:
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
         hint = f"; did you mean {close[0]!r}?" if close else f" for model {cfg['model']!r}"
         raise ValueError(f"unknown key {key!r}{hint}")
+    if "in_channels" in cfg:
+        raise ValueError("in_channels is set by use_scores: true (x, y and the score), not directly")
     if cfg.get("norm", "base") not in MODES:
         raise ValueError(f"norm {cfg['norm']!r} is not one of {', '.join(MODES)}")
+    if cfg.get("eval_input_2d") is None:
+        cfg["eval_input_2d"] = cfg["input_2d"]
     train_config(cfg)  # recipe values (optimizer, schedule, loss) checked before any data is read
     if "init_from" in cfg:
         init_spec(cfg)
@@ -186,6 +198,14 @@ def initialise(model: nn.Module, cfg: dict) -> LoadReport | None:
     return load_by_name(target, state, include=spec.include, exclude=spec.exclude, strict=strict, source=source)
 
 
+def source_for(cfg: dict, params: dict, key: str = "input_2d") -> Source2D:
+    """The 2D source the experiment trains on (``input_2d``) or is scored on (``eval_input_2d``)."""
+    try:
+        return Source2D.from_params(params, cfg[key])
+    except KeyError as exc:
+        raise ValueError(f"{key}: {exc.args[0]}") from None
+
+
 def skeleton_for(cfg: dict) -> Skeleton:
     """The joints the experiment's model lifts (RS-Net: PoseAug's 16)."""
     return model_skeleton(cfg["model"], cfg)
@@ -221,6 +241,10 @@ def build_experiment_model(cfg: dict, training: bool) -> nn.Module:
     predicted as a residual on the 2D input."""
     name = cfg["model"]
     params = model_params(name, cfg)
+    if cfg.get("use_scores"):
+        if "in_channels" not in hyperparameter_names(name, cfg):
+            raise ValueError(f"model {name!r} takes no score channel (its constructor has no in_channels)")
+        params["in_channels"] = 3
     if has_training_form(name, cfg):
         params["strided"] = training
     model = build_model(name, params)

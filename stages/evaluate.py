@@ -10,6 +10,11 @@ action-wise means of the headline test set, the frame-pooled means beside them, 
 checkpoint, 2D input and aggregation they are), ``per_action.csv`` and ``per_joint.csv``; a
 protocol with several test sets (cross_action: ``unseen``, the headline, and ``all``, which holds
 the training action too) gets one block or row set per set.
+
+The experiment is scored on its ``eval_input_2d``. With ``evaluate.robustness`` it is also scored
+under each named corruption of the ground-truth 2D (:mod:`pose3d.training.robustness`, every
+``robustness_stride``-th frame of the headline test set, all corruptions batched in one pass):
+``robustness.csv``, one row per corruption.
 """
 from __future__ import annotations
 
@@ -18,11 +23,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from pose3d.experiments import experiment_config, skeleton_for, split_for, trained_model, validation_for
+from pose3d.detections.corruptions import perturbations
+from pose3d.experiments import experiment_config, skeleton_for, source_for, split_for, trained_model, validation_for
+from pose3d.h36m.vp3d_format import load_2d
 from pose3d.training.data import PoseData
 from pose3d.training.holdout import describe
 from pose3d.training.inference import predict_view
 from pose3d.training.loop import resolve_device
+from pose3d.training.robustness import robustness_sweep
 from pose3d.training.scoring import score_views
 from stages.common import fail, provenance, section, start, write_json
 
@@ -35,7 +43,11 @@ def main(argv: list[str] | None = None) -> None:
     tta = settings.tta
     try:
         cfg = experiment_config(params, args.experiment)
-        data = PoseData(POSES)
+        source = source_for(cfg, params, "eval_input_2d")
+        cases = perturbations(settings.robustness)
+        if not source.path.is_file():
+            raise ValueError(f"{source.path}: missing (run the inputs_2d@{source.name} stage first)")
+        data = PoseData(POSES, source.path, scores=bool(cfg.get("use_scores")))
         split, val_subjects = validation_for(cfg, params, split_for(cfg, params, data.available))
     except (KeyError, ValueError) as exc:
         fail(log, f"experiment {args.experiment!r}: {exc}")
@@ -64,12 +76,24 @@ def main(argv: list[str] | None = None) -> None:
     write_json(out / "eval.json", {
         **summaries[split.headline], "headline_set": split.headline, "test_sets": summaries, "tta": tta,
         "checkpoint": checkpoint.which, "checkpoint_epoch": checkpoint.epoch, "epochs": checkpoint.epochs,
-        "selection": describe(split, val_subjects), "input_2d": "gt", "joints": len(skeleton.parents),
+        "selection": describe(split, val_subjects), "input_2d": cfg["input_2d"], "eval_input_2d": source.name,
+        "scores": data.scores, "joints": len(skeleton.parents),
         "aggregation": "mean over action groups (frame-pooled: *_pooled)",
     })
     pd.concat(per_action).to_csv(out / "per_action.csv", index=False, float_format="%.4f")
     pd.concat(per_joint).to_csv(out / "per_joint.csv", index=False, float_format="%.4f")
-    write_json(out / "eval.provenance.json", provenance(device=str(device), seconds=time.time() - t0))
+    seconds = time.time() - t0
+    t1 = time.time()
+    gt_2d, _ = load_2d(POSES / "data_2d_h36m_gt.npz")
+    table = robustness_sweep(model, data, gt_2d, split.tests[split.headline], cases, rf, device, tta=tta, norm=norm,
+                             skeleton=skeleton, stride=settings.robustness_stride)
+    table.insert(0, "experiment", args.experiment)
+    table.to_csv(out / "robustness.csv", index=False, float_format="%.4f")
+    for row in table.itertuples():
+        log.info("%s [%s]: MPJPE %.1f mm, P-MPJPE %.1f mm (every %d-th frame)", args.experiment, row.corruption,
+                 row.mpjpe, row.p_mpjpe, settings.robustness_stride)
+    write_json(out / "eval.provenance.json", provenance(device=str(device), seconds=seconds,
+                                                       robustness_seconds=time.time() - t1))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """DVC stage ``priors``: pelvis priors by multi-view triangulation, and limb-length statistics.
 
-Reads ``priors`` (2D source gt | noisy | file, detections path, noise model, RANSAC,
-camera weights, workers / dask_address) and ``dataset.subjects`` / ``dataset.train_subjects``.
-Inputs: ``data/processed/poses/`` (3D ground truth, 2D ground truth, and ``sequences.csv``,
-whose excluded views take no part). Writes ``data/processed/priors/pelvis_priors.npz``
+Reads ``priors`` (the 2D source ``input_2d``, an entry of ``inputs_2d``; RANSAC, camera weights,
+workers / dask_address) and ``dataset.subjects`` / ``dataset.train_subjects``.
+Inputs: ``data/processed/poses/`` (3D ground truth and ``sequences.csv``, whose excluded views
+take no part) and the 2D source's ``data/processed/inputs_2d/<input_2d>.npz``. Writes ``data/processed/priors/pelvis_priors.npz``
 (every frame's triangulated 17 joints, world mm; format in :mod:`pose3d.priors.pelvis`) and
 ``limb_stats.h5`` (ContextPose's ``mean``/``std`` per limb, mm, training subjects), and
 the metrics ``data/metrics/priors.json``: triangulation MPJPE overall and per action,
@@ -11,7 +11,6 @@ pelvis error, RANSAC inlier fraction.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -20,12 +19,12 @@ import numpy as np
 from pose3d.h36m.cameras import CAMERA_IDS
 from pose3d.h36m.sequences_csv import FILE_NAME as SEQUENCES_CSV, SequencesCsvError, read_exclusions
 from pose3d.h36m.skeleton import to_17
-from pose3d.h36m.vp3d_format import load_2d, load_3d
+from pose3d.h36m.vp3d_format import load_3d
 from pose3d.io.atomic import replacing_dir
 from pose3d.parallel import pmap
-from pose3d.priors.detections import SOURCES, DetectionsError, frame_counts, select_2d
+from pose3d.detections.load import DetectionsError, frame_counts, load_detections
+from pose3d.detections.sources import Source2D
 from pose3d.priors.limbs import limb_statistics, write_limb_stats
-from pose3d.priors.noise import NoiseParams
 from pose3d.priors.pelvis import (
     SubjectJob,
     TriangulationSettings,
@@ -44,29 +43,27 @@ METRICS = Path("data/metrics/priors.json")
 def main(argv: list[str] | None = None) -> None:
     args, log, params = start(__doc__, argv, "priors", out={"type": Path, "default": OUT})
     cfg, ds = section(params, "priors", log), section(params, "dataset", log)
-    source = cfg.source_2d
-    if source not in SOURCES:
-        fail(log, f"params.yaml priors.source_2d: {source!r} is not one of {', '.join(SOURCES)}")
+    source = cfg.input_2d
     try:
-        noise = NoiseParams(**dataclasses.asdict(cfg.noise))
+        source_file = Source2D.from_params(params, source).path
         threshold = cfg.ransac_threshold_px if cfg.ransac else None
         settings = TriangulationSettings(threshold, cfg.camera_weights)
         settings.weights(len(CAMERA_IDS))
         if threshold is not None and not threshold > 0:
             raise ValueError(f"ransac_threshold_px must be > 0, got {threshold}")
-    except (TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         fail(log, f"params.yaml priors: {exc}")
 
-    for name in ("data_3d_h36m.npz", "data_2d_h36m_gt.npz"):
-        if not (POSES / name).is_file():
-            fail(log, f"{POSES / name}: missing (run the convert stage first)")
+    if not (POSES / "data_3d_h36m.npz").is_file():
+        fail(log, f"{POSES / 'data_3d_h36m.npz'}: missing (run the convert stage first)")
+    if not source_file.is_file():
+        fail(log, f"{source_file}: missing (run the inputs_2d@{source} stage first)")
     try:
         excluded = read_exclusions(POSES / SEQUENCES_CSV)
     except SequencesCsvError as exc:
         fail(log, str(exc))
     t0 = time.time()
     poses_3d = load_3d(POSES / "data_3d_h36m.npz")
-    gt_2d, _ = load_2d(POSES / "data_2d_h36m_gt.npz")
     subjects, train = list(ds.subjects), list(ds.train_subjects)
     missing = [s for s in subjects if s not in poses_3d]
     if missing:
@@ -77,11 +74,10 @@ def main(argv: list[str] | None = None) -> None:
 
     frames = frame_counts(poses_3d, subjects)
     try:
-        views = select_2d(source, gt_2d, frames, noise, cfg.detections)
+        views = load_detections(source_file, frames)
     except DetectionsError as exc:
         fail(log, str(exc))
-    except ValueError as exc:
-        fail(log, f"priors 2D source {source!r}: {exc}")
+    views = {s: {a: [v[..., :2] for v in vs] for a, vs in acts.items()} for s, acts in views.items()}
     log.info("triangulating %d frames of %d subjects from %s 2D (%s)", sum(sum(f.values()) for f in frames.values()),
              len(subjects), source, f"RANSAC {threshold} px" if threshold else "plain DLT")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from pose3d.experiments import (build_experiment_model, experiment_config, init_spec, initialise, skeleton_for,
-                                split_for, train_config, validation_for)
+                                source_for, split_for, train_config, validation_for)
 from pose3d.training.batching import WindowBatcher
 from pose3d.training.data import PoseData
 from pose3d.training.distributed import DistInfo, from_env, launched, setup, teardown
@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
     try:
-        data = PoseData(POSES)
+        source = source_for(cfg, params)
+        if not source.path.is_file():
+            raise ValueError(f"{source.path}: missing (run the inputs_2d@{source.name} stage first)")
+        data = PoseData(POSES, source.path, scores=bool(cfg.get("use_scores")))
         split, val_subjects = validation_for(cfg, params, split_for(cfg, params, data.available))
         torch.manual_seed(int(cfg.get("seed", 0)))  # same initial weights every run
         model = build_experiment_model(cfg, training=True)
@@ -79,8 +82,9 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
                             camera=takes_camera(model))
     val_views = validation_views(split, int(cfg.get("val_max_views", 64)))
     val = data.views(val_views, norm, skeleton) if info.is_main else []
-    log.info("%s: %s, %d training examples, receptive field %d, device %s%s", name, cfg["model"], len(batcher), rf,
-             device, f", rank {info.rank} of {info.world}" if info.active else "")
+    log.info("%s: %s, %d training examples from %s 2D%s, receptive field %d, device %s%s", name, cfg["model"],
+             len(batcher), source.name, " with scores" if data.scores else "", rf, device,
+             f", rank {info.rank} of {info.world}" if info.active else "")
     selection = describe(split, val_subjects)
     log.info("%s: %s", name, selection)
 
@@ -93,7 +97,8 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
         return view_mpjpe_mm(eval_model.to(device), val, rf, device)
 
     # what makes two runs the same run: a checkpoint with any other identity is never resumed
-    identity = {"experiment": cfg, "inputs": file_digests(POSES), "code": code_digests(),
+    identity = {"experiment": cfg, "inputs": {**file_digests(POSES), "input_2d": file_digest(source.path)},
+                "code": code_digests(),
                 "split": {"train": split.train, "validation": split.validation}}  # the test views are evaluate's alone
     if loaded is not None:  # other starting weights make another run
         source = init_spec(cfg).path

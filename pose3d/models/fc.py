@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .videopose import (VideoPose3D, check_arc, check_bool, check_pose_input, check_positive_int,
+from .videopose import (VideoPose3D, check_arc, check_bool, check_in_channels, check_pose_input, check_positive_int,
                         check_probability, set_bn_momentum)
 
 
@@ -71,9 +71,10 @@ class SimpleBaseline(nn.Module):
     causal_shift = 0
 
     def __init__(self, num_joints_in: int = 17, num_joints_out: int = 17, arc=(1, 1, 1), channels: int = 1024,
-                 dropout: float = 0.5, max_norm: bool = True, bn_momentum: float = 0.1):
+                 dropout: float = 0.5, max_norm: bool = True, bn_momentum: float = 0.1, in_channels: int = 2):
         super().__init__()
         self.num_joints_in = check_positive_int("num_joints_in", num_joints_in)
+        self.in_channels = check_in_channels(in_channels)
         self.num_joints_out = check_positive_int("num_joints_out", num_joints_out)
         self.arc = check_arc(arc)
         if any(w != 1 for w in self.arc):
@@ -84,7 +85,7 @@ class SimpleBaseline(nn.Module):
         norm = 1.0 if check_bool("max_norm", max_norm) else None
         check_probability("bn_momentum", bn_momentum, allow_one=True)
 
-        self.input = _Block(2 * num_joints_in, channels, dropout, norm, bn_momentum)
+        self.input = _Block(self.in_channels * num_joints_in, channels, dropout, norm, bn_momentum)
         self.blocks = nn.ModuleList(
             nn.Sequential(*(_Block(channels, channels, dropout, norm, bn_momentum) for _ in range(2)))
             for _ in self.arc[1:]
@@ -95,7 +96,7 @@ class SimpleBaseline(nn.Module):
         set_bn_momentum(self, momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_pose_input(x, self.num_joints_in, 1)
+        check_pose_input(x, self.num_joints_in, 1, self.in_channels)
         b, t = x.shape[:2]
         h = self.input(x.reshape(b * t, -1))
         for block in self.blocks:
@@ -105,7 +106,8 @@ class SimpleBaseline(nn.Module):
 
 def srnet_fc(num_joints_in: int = 17, num_joints_out: int = 17, arc=(1, 1, 1), channels: int = 1024,
              dropout: float = 0.0, causal: bool = False, strided: bool | None = None,
-             bn_momentum: float = 0.1) -> VideoPose3D:
+             bn_momentum: float = 0.1, in_channels: int = 2) -> VideoPose3D:
     """SRNet's ``--model fc``: VideoPose3D's network with SRNet's defaults (LeakyReLU, no dropout)."""
     return VideoPose3D(num_joints_in, num_joints_out, arc=arc, channels=channels, dropout=dropout,
-                       causal=causal, strided=strided, activation="leaky_relu", bn_momentum=bn_momentum)
+                       causal=causal, strided=strided, activation="leaky_relu", bn_momentum=bn_momentum,
+                       in_channels=in_channels)

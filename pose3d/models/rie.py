@@ -74,7 +74,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from .videopose import (check_arc, check_bool, check_pose_input, check_positive_int, check_probability,
+from .videopose import (check_arc, check_bool, check_in_channels, check_pose_input, check_positive_int, check_probability,
                         receptive_field, set_bn_momentum)
 
 NUM_JOINTS = 17
@@ -104,6 +104,8 @@ _PART_CHANNELS: dict[str, list[int]] = {
     p: [2 * NUM_JOINTS * kind + 2 * j + c for kind in range(3) for j in joints for c in range(2)]
     for p, joints in PARTS.items()
 }
+# with scores (in_channels 3), 17 score channels follow the 102: a part's encoder also sees its joints' scores
+_PART_SCORE_CHANNELS: dict[str, list[int]] = {p: [6 * NUM_JOINTS + j for j in joints] for p, joints in PARTS.items()}
 # position of each joint in the concatenation of the parts' outputs
 _CONCAT = [j for joints in PARTS.values() for j in joints]
 _ASSEMBLE = [_CONCAT.index(j) for j in range(NUM_JOINTS)]
@@ -202,8 +204,12 @@ class RIE(nn.Module):
 
     def __init__(self, num_joints_in: int = 17, num_joints_out: int = 17, arc=(3, 3, 3, 3, 3), channels: int = 256,
                  latent: int = 256, hidden: int = 1024, dropout: float = 0.2, fc_dropout: float = 0.25,
-                 fusion: bool = False, strided: bool | None = None, bn_momentum: float = 0.1):
+                 fusion: bool = False, strided: bool | None = None, bn_momentum: float = 0.1, in_channels: int = 2):
         super().__init__()
+        self.in_channels = check_in_channels(in_channels)
+        # the relative encodings are of x, y; scores enter as they are
+        self._channels = {p: c + (_PART_SCORE_CHANNELS[p] if self.in_channels == 3 else [])
+                          for p, c in _PART_CHANNELS.items()}
         for name, value in (("num_joints_in", num_joints_in), ("num_joints_out", num_joints_out)):
             if check_positive_int(name, value) != NUM_JOINTS:
                 raise ValueError(f"RIE's five parts are defined on the {NUM_JOINTS} Human3.6M joints "
@@ -225,8 +231,8 @@ class RIE(nn.Module):
         # registration order = the original's: local encoders, global encoder, fusion, decoders
         for part in PARTS:
             self.add_module(f"LocalLayer_{part}", LocalEncoder(
-                len(_PART_CHANNELS[part]), self.arc, channels, latent, dropout, bn_momentum))
-        self.GlobalInfo = FCBlock(2 * NUM_JOINTS, latent, hidden, 2, fc_dropout, bn_momentum)
+                len(self._channels[part]), self.arc, channels, latent, dropout, bn_momentum))
+        self.GlobalInfo = FCBlock(self.in_channels * NUM_JOINTS, latent, hidden, 2, fc_dropout, bn_momentum)
         if fusion:
             self.FuseBlocks = nn.ModuleList(
                 FCBlock(4 * latent, latent, hidden, 1, fc_dropout, bn_momentum) for _ in PARTS)
@@ -239,17 +245,18 @@ class RIE(nn.Module):
         set_bn_momentum(self, momentum)
 
     def _run_windows(self, w: torch.Tensor) -> torch.Tensor:
-        """(N, RF, 17, 2) windows -> (N, 17, 3) poses of their centre frames."""
+        """(N, RF, 17, C) windows -> (N, 17, 3) poses of their centre frames."""
         n, rf = w.shape[:2]
         centre = rf // 2
-        x = w.reshape(n, rf, 2 * NUM_JOINTS).transpose(1, 2)  # (N, 34, RF), channels 2j, 2j+1 = joint j
+        x = w[..., :2].reshape(n, rf, 2 * NUM_JOINTS).transpose(1, 2)  # (N, 34, RF), channels 2j, 2j+1 = joint j
         d_pos = x - x[:, 2 * ROOT:2 * ROOT + 2].repeat(1, NUM_JOINTS, 1)
         d_tmp = x - x[:, :, centre:centre + 1]
-        encoded = torch.cat((x, d_pos, d_tmp), 1)  # (N, 102, RF)
+        kinds = (x, d_pos, d_tmp) + ((w[..., 2].transpose(1, 2),) if self.in_channels == 3 else ())
+        encoded = torch.cat(kinds, 1)  # (N, 102, RF), or (N, 119, RF) with scores
 
         # the original's call order (global first), so training-mode dropout draws match it too
-        glob = self.GlobalInfo(w[:, centre].reshape(n, 2 * NUM_JOINTS))
-        local = [getattr(self, f"LocalLayer_{p}")(encoded[:, _PART_CHANNELS[p]]) for p in PARTS]
+        glob = self.GlobalInfo(w[:, centre].reshape(n, self.in_channels * NUM_JOINTS))
+        local = [getattr(self, f"LocalLayer_{p}")(encoded[:, self._channels[p]]) for p in PARTS]
         if self.fusion:
             fused = [block(torch.cat(local[:g] + local[g + 1:], 1)) for g, block in enumerate(self.FuseBlocks)]
             inputs = [torch.cat((loc, fus, glob), 1) for loc, fus in zip(local, fused)]
@@ -259,7 +266,7 @@ class RIE(nn.Module):
         return torch.cat(parts, 1)[:, _ASSEMBLE]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_pose_input(x, NUM_JOINTS, self.receptive_field)
+        check_pose_input(x, NUM_JOINTS, self.receptive_field, self.in_channels)
         b, t = x.shape[:2]
         rf = self.receptive_field
         if t == rf:  # one window: both forms agree

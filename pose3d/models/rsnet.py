@@ -60,7 +60,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..h36m.skeleton import LEFT_16, PARENTS_16, RIGHT_16
-from .videopose import check_bool, check_pose_input, check_positive_int, check_probability, set_bn_momentum
+from .videopose import check_bool, check_in_channels, check_pose_input, check_positive_int, check_probability, set_bn_momentum
 
 NUM_JOINTS = 16
 NUM_HOPS = 4
@@ -293,8 +293,10 @@ class RSNet(nn.Module):
     causal_shift = 0
 
     def __init__(self, num_joints_in: int = 16, num_joints_out: int = 16, hidden: int = 64, dropout: float = 0.2,
-                 post_refine: bool = False, refine_hidden: int = 1024, refine_dropout: float = 0.5):
+                 post_refine: bool = False, refine_hidden: int = 1024, refine_dropout: float = 0.5,
+                 in_channels: int = 2):
         super().__init__()
+        self.in_channels = check_in_channels(in_channels)
         for name, value in (("num_joints_in", num_joints_in), ("num_joints_out", num_joints_out)):
             if check_positive_int(name, value) != NUM_JOINTS:
                 raise ValueError(f"{name}={value}: RS-Net's graph is the {NUM_JOINTS}-joint H36M16 tree")
@@ -307,7 +309,7 @@ class RSNet(nn.Module):
 
         hops = hop_matrices(PARENTS_16)
         width = NUM_HOPS * hidden
-        self.gconv_input = _GraphConvII(hops, 2, hidden, self.dropout)
+        self.gconv_input = _GraphConvII(hops, self.in_channels, hidden, self.dropout)
         self.gconv_layers = _ResGraphConv(hops, hidden, self.dropout)
         self.gconv_output = RsNetGraphConv(width, 3, hops, sum_hops=True)
         self.non_local = NonLocalBlock(width)
@@ -317,7 +319,7 @@ class RSNet(nn.Module):
         set_bn_momentum(self, momentum)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 16, 2) -> (N, 16, 3): the network without post-refinement."""
+        """(N, 16, C) -> (N, 16, 3): the network without post-refinement."""
         out = self.gconv_input(x, x)
         x0 = out
         out = self.gconv_layers(out, x0)
@@ -331,13 +333,13 @@ class RSNet(nn.Module):
         Training outputs keep the predicted root (the loss pulls it to the origin); evaluation
         outputs are relative to it, as RS-Net's test code subtracts it before scoring.
         """
-        check_pose_input(x, NUM_JOINTS, 1)
+        check_pose_input(x, NUM_JOINTS, 1, self.in_channels)
         b, t = x.shape[:2]
-        flat = x.reshape(b * t, NUM_JOINTS, 2)
+        flat = x.reshape(b * t, NUM_JOINTS, self.in_channels)
         coarse = self.lift(flat)
         pose = coarse
-        if self.post_refine is not None:
-            pose = self.post_refine(coarse, back_project(flat, coarse[..., 2], self._camera(camera, b, t, x)))
+        if self.post_refine is not None:  # back-projects the x, y of the input (not its scores)
+            pose = self.post_refine(coarse, back_project(flat[..., :2], coarse[..., 2], self._camera(camera, b, t, x)))
         shape = (b, t, NUM_JOINTS, 3)
         coarse = coarse.reshape(shape)
         pose = coarse if self.post_refine is None else pose.reshape(shape)

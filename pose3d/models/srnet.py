@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..h36m.skeleton import H36M17
-from .videopose import TemporalConv, TemporalConvNet, check_arc, check_choice
+from .videopose import TemporalConv, TemporalConvNet, check_arc, check_choice, check_in_channels
 
 ROOT = 0
 
@@ -121,20 +121,21 @@ class SplitRecombineConv(nn.Module):
 class GroupLayout:
     """Channel bookkeeping for a group choice: input gather, group widths, output gather."""
 
-    def __init__(self, groups: int, num_joints_in: int, num_joints_out: int):
+    def __init__(self, groups: int, num_joints_in: int, num_joints_out: int, in_channels: int = 2):
         if isinstance(groups, bool) or groups not in GROUPS:
             raise ValueError(f"groups={groups!r} is not one of {sorted(GROUPS)}")
         if groups == 1:
             self.in_index, self.out_index = None, None
-            self.in_sizes, self.out_sizes = [2 * num_joints_in], [3 * num_joints_out]
+            self.in_sizes, self.out_sizes = [in_channels * num_joints_in], [3 * num_joints_out]
             return
         n = H36M17.num_joints
         if num_joints_in != n or num_joints_out != n:
             raise ValueError(f"groups={groups} are defined on the {n} H36M17 joints, got "
                              f"{num_joints_in} in / {num_joints_out} out")
         joints = [g if ROOT in g else (ROOT,) + g for g in GROUPS[groups]]
-        self.in_index = [2 * j + c for g in joints for j in g for c in range(2)]
-        self.in_sizes = [2 * len(g) for g in joints]
+        # each group sees its joints' x, y (and score): channel c of joint j is input c + in_channels * j
+        self.in_index = [in_channels * j + c for g in joints for j in g for c in range(in_channels)]
+        self.in_sizes = [in_channels * len(g) for g in joints]
         # 3 values per joint of each group (its root copy included); the last group carries one
         # spare channel, which reproduces the reference's final widths (64 for gp5, 58 / 55 for gp3 / gp2).
         self.out_sizes = [3 * len(g) for g in joints]
@@ -154,13 +155,13 @@ class SRNet(TemporalConvNet):
     def __init__(self, num_joints_in: int = 17, num_joints_out: int = 17, arc=(1, 1, 1), groups: int = 5,
                  recombine: str = "multiply", split: str = "others", channels: int = 1024,
                  dropout: float = 0.0, causal: bool = False, strided: bool | None = None,
-                 bn_momentum: float = 0.1):
+                 bn_momentum: float = 0.1, in_channels: int = 2):
         arc = check_arc(arc)
         if len(set(arc)) != 1:
             raise ValueError(f"arc {list(arc)}: SRNet uses one kernel width for every layer; widths must be equal")
         check_choice("recombine", recombine, RECOMBINE)
         check_choice("split", split, SPLIT)
-        layout = GroupLayout(groups, num_joints_in, num_joints_out)
+        layout = GroupLayout(groups, num_joints_in, num_joints_out, check_in_channels(in_channels))
 
         def layer(role: str, in_channels: int, out_channels: int, kernel: int) -> SplitRecombineConv:
             if role == "expand":
@@ -173,5 +174,5 @@ class SRNet(TemporalConvNet):
                                       out_index=layout.out_index)
 
         super().__init__(num_joints_in, num_joints_out, arc, channels, dropout, causal, strided,
-                         "leaky_relu", bn_momentum, layer_factory=layer)
+                         "leaky_relu", bn_momentum, layer_factory=layer, in_channels=in_channels)
         self.groups, self.recombine, self.split = groups, recombine, split

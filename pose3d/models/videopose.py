@@ -92,10 +92,17 @@ def set_bn_momentum(module: nn.Module, momentum: float) -> None:
             m.momentum = float(momentum)
 
 
-def check_pose_input(x: torch.Tensor, num_joints: int, min_frames: int) -> None:
+def check_pose_input(x: torch.Tensor, num_joints: int, min_frames: int, in_channels: int = 2) -> None:
     """Fail early, with the shape, on inputs that would otherwise break deep inside a conv."""
-    if x.dim() != 4 or x.shape[2] != num_joints or x.shape[3] != 2:
-        raise ValueError(f"expected input of shape (B, T, {num_joints}, 2), got {tuple(x.shape)}")
+    if x.dim() != 4 or x.shape[2] != num_joints or x.shape[3] != in_channels:
+        raise ValueError(f"expected input of shape (B, T, {num_joints}, {in_channels}), got {tuple(x.shape)}")
+
+
+def check_in_channels(in_channels) -> int:
+    """Values per input joint: 2 (x, y) or 3 (x, y and the detector's score, ``use_scores``)."""
+    if isinstance(in_channels, bool) or in_channels not in (2, 3):
+        raise ValueError(f"in_channels must be 2 (x, y) or 3 (x, y, score), got {in_channels!r}")
+    return int(in_channels)
     if x.shape[1] < min_frames:
         raise ValueError(f"input has {x.shape[1]} frames, fewer than the receptive field {min_frames}")
 
@@ -128,9 +135,10 @@ class TemporalConvNet(nn.Module):
 
     def __init__(self, num_joints_in: int, num_joints_out: int, arc, channels: int, dropout: float,
                  causal: bool, strided: bool | None, activation: str, bn_momentum: float,
-                 layer_factory: LayerFactory = dense_layer):
+                 layer_factory: LayerFactory = dense_layer, in_channels: int = 2):
         super().__init__()
         self.num_joints_in = check_positive_int("num_joints_in", num_joints_in)
+        self.in_channels = check_in_channels(in_channels)
         self.num_joints_out = check_positive_int("num_joints_out", num_joints_out)
         self.arc = check_arc(arc)
         self.channels = check_positive_int("channels", channels)
@@ -147,7 +155,7 @@ class TemporalConvNet(nn.Module):
         self.pad = (self.receptive_field - 1) // 2
         self.causal_shift = self.pad if causal else 0
 
-        self.expand_conv = layer_factory("expand", 2 * num_joints_in, channels, self.arc[0])
+        self.expand_conv = layer_factory("expand", self.in_channels * num_joints_in, channels, self.arc[0])
         self.expand_bn = nn.BatchNorm1d(channels, momentum=bn_momentum)
         convs, bns = [], []
         for w in self.arc[1:]:
@@ -178,7 +186,7 @@ class TemporalConvNet(nn.Module):
         return x[:, :, start:start + frames_out]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_pose_input(x, self.num_joints_in, self.receptive_field)
+        check_pose_input(x, self.num_joints_in, self.receptive_field, self.in_channels)
         b, t = x.shape[:2]
         strided = t == self.receptive_field if self.strided is None else self.strided
         h = x.reshape(b, t, -1).transpose(1, 2)
@@ -198,6 +206,6 @@ class VideoPose3D(TemporalConvNet):
 
     def __init__(self, num_joints_in: int = 17, num_joints_out: int = 17, arc=(3, 3, 3), channels: int = 1024,
                  dropout: float = 0.25, causal: bool = False, strided: bool | None = None,
-                 activation: str = "relu", bn_momentum: float = 0.1):
+                 activation: str = "relu", bn_momentum: float = 0.1, in_channels: int = 2):
         super().__init__(num_joints_in, num_joints_out, arc, channels, dropout, causal, strided,
-                         activation, bn_momentum)
+                         activation, bn_momentum, in_channels=in_channels)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pose3d.params.schema import EXPERIMENT_SECTIONS, SECTIONS
+from pose3d.params.schema import EXPERIMENT_SECTIONS, INPUT_SECTIONS, SECTIONS
 
 
 class ParamsError(ValueError):
@@ -38,7 +38,7 @@ def section(params: Mapping | None, name: str, source: str | Path = "params.yaml
 def check_params(params: Mapping | None, source: str | Path = "params.yaml") -> dict[str, Any]:
     """Every section of a whole params file (experiment entries excepted), and no unknown section."""
     params = params or {}
-    known = [*SECTIONS, *EXPERIMENT_SECTIONS]
+    known = [*SECTIONS, *INPUT_SECTIONS, *EXPERIMENT_SECTIONS]
     problems = [_unknown(k, known, "section") for k in params if k not in known]
     if problems:
         raise ParamsError(f"{source}: " + "; ".join(problems))
@@ -111,6 +111,10 @@ def _convert(value: Any, tp: Any, meta: Mapping | None = None) -> Any:
         if not isinstance(value, (list, tuple)):
             raise _Mismatch
         return tuple(_convert(v, args[0]) for v in value)
+    if origin is dict:  # named entries whose contents a library checks (evaluate.robustness)
+        if not isinstance(value, Mapping):
+            raise _Mismatch
+        return {str(k): v for k, v in value.items()}
     if tp is bool and isinstance(value, bool):
         return value
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
@@ -138,6 +142,6 @@ def _words(tp: Any, plural: bool) -> list[str]:
         return [words if plural or len(args) == 1 else f"one of {words}"]
     if origin is tuple:
         return [f"{'lists' if plural else 'a list'} of {' or '.join(_words(args[0], plural=True))}"]
-    if dataclasses.is_dataclass(tp):
+    if dataclasses.is_dataclass(tp) or origin is dict:
         return ["mappings" if plural else "a mapping"]
     return [_WORDS[tp][plural]]

@@ -9,7 +9,7 @@ model where it is resolved.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 ALL_SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
 
@@ -76,22 +76,8 @@ class Frames:
 
 
 @dataclass(frozen=True)
-class Noise:
-    """``priors.noise``: the detector-like 2D corruption of pose3d.priors.noise."""
-
-    sigma_px: float = 3.0
-    joint_sigma_scale: tuple[float, ...] | None = None  # null: all 1
-    outlier_prob: float = 0.01
-    outlier_px: float = 100.0
-    swap_prob: float = 0.005
-    seed: int = 0
-
-
-@dataclass(frozen=True)
 class Priors:
-    source_2d: Literal["gt", "noisy", "file"] = "noisy"
-    detections: str | None = "data/raw/detections/data_2d_h36m_cpn_ft_h36m_dbb.npz"  # read when source_2d: file
-    noise: Noise = Noise()
+    input_2d: str = field(default="noisy", metadata=NAME)  # an entry of inputs_2d
     ransac: bool = True
     ransac_threshold_px: float = 15.0
     camera_weights: tuple[float, ...] | None = None  # null: all views weigh 1
@@ -131,12 +117,30 @@ class Train:
     gamma: float = 0.1
     milestones: tuple[int, ...] = ()
     bn_schedule: tuple[str, ...] = ("*",)
+    input_2d: str = field(default="gt", metadata=NAME)  # an entry of inputs_2d
+    eval_input_2d: str | None = field(default=None, metadata=NAME)  # None: input_2d
+    use_scores: bool = False
+
+
+#: the corruptions of the robustness sweep (pose3d.detections.corruptions): unset settings are 0
+ROBUSTNESS: dict[str, dict[str, Any]] = {
+    "noisy": {"sigma_px": 3.0, "outlier_prob": 0.01, "outlier_px": 100.0, "swap_prob": 0.005, "seed": 0},
+    "jitter_5px": {"sigma_px": 5.0},
+    "jitter_10px": {"sigma_px": 10.0},
+    "jitter_20px": {"sigma_px": 20.0},
+    "outliers_10pct": {"outlier_prob": 0.1, "outlier_px": 100.0},
+    "swaps_10pct": {"swap_prob": 0.1},
+    "missing_10pct": {"missing_prob": 0.1, "fill": "interpolate"},
+}
 
 
 @dataclass(frozen=True)
 class Evaluate:
     tta: bool = True
     checkpoint: Literal["last", "best"] = "last"
+    # name -> noise-model settings (pose3d.detections.corruptions); checked there
+    robustness: dict[str, Any] = field(default_factory=lambda: {k: dict(v) for k, v in ROBUSTNESS.items()})
+    robustness_stride: int = 10
 
 
 @dataclass(frozen=True)
@@ -195,3 +199,5 @@ SECTIONS: dict[str, type] = {
 #: top-level sections whose entries are checked elsewhere (pose3d/experiments.py); ``phases`` are
 #: experiments that continue another one's weights (``from``)
 EXPERIMENT_SECTIONS = ("experiments", "phases", "extra_experiments", "extra_phases")
+#: the named 2D sources, checked by pose3d.detections.sources
+INPUT_SECTIONS = ("inputs_2d",)

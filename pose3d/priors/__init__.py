@@ -1,5 +1,4 @@
 """Priors for the multi-view models: triangulated pelvis positions and limb-length statistics.
 
-``noise`` and ``detections`` choose the 2D input (ground truth, a detector-like noisy copy,
-or an imported VideoPose3D detections file) and are reusable by any stage that reads 2D.
+Their 2D input is one of the pipeline's 2D sources (:mod:`pose3d.detections`).
 """

@@ -22,6 +22,9 @@ METRICS = Path("data/metrics")
 MODELS = Path("data/models")
 PRIORS = Path("data/processed/priors")
 FRAMES = Path("data/processed/frames")
+#: The columns evaluate writes to ``data/metrics/<name>/robustness.csv`` (one row per corruption).
+ROBUSTNESS_COLUMNS = ("experiment", "corruption", "kind", "level", "fill", "mpjpe", "p_mpjpe", "mpjpe_pooled",
+                      "p_mpjpe_pooled", "frames")
 
 
 @dataclass
@@ -51,6 +54,7 @@ class ExperimentRun:
     eval: dict | None = None
     per_action: pd.DataFrame | None = None
     per_joint: pd.DataFrame | None = None
+    robustness: pd.DataFrame | None = None  # robustness.csv: scored under each corruption of the gt 2D
     curves: dict[str, pd.DataFrame] = field(default_factory=dict)  # 'train/loss' -> step, value
     model_info: dict | None = None  # data/models/<name>/config.json
     eval_provenance: dict | None = None
@@ -249,6 +253,7 @@ def _experiment(reader: _Reader, name: str, config: dict | str, network: tuple[i
         run.eval = None
     run.per_action = reader.csv(mdir / "per_action.csv", required=("action", "mpjpe", "p_mpjpe"))
     run.per_joint = reader.csv(mdir / "per_joint.csv", required=("joint", "mpjpe"))
+    run.robustness = _robustness(reader, mdir / "robustness.csv")
     run.eval_provenance = reader.json(mdir / "eval.provenance.json")
     run.model_info = reader.json(MODELS / name / "config.json")
     run.training_provenance = reader.json(MODELS / f"{name}.provenance.json")
@@ -259,6 +264,18 @@ def _experiment(reader: _Reader, name: str, config: dict | str, network: tuple[i
     except (OSError, ValueError) as exc:
         reader.problems.append(f"{mdir / 'train'}: unreadable training curves ({exc})")
     return run
+
+
+def _robustness(reader: _Reader, rel: Path) -> pd.DataFrame | None:
+    """robustness.csv with text columns as text (an empty ``fill`` is '') and numbers as numbers
+    (a stray cell becomes NaN and shows as a gap, not a crash)."""
+    df = reader.csv(rel, required=ROBUSTNESS_COLUMNS, dtype={"corruption": str, "kind": str, "fill": str})
+    if df is None:
+        return None
+    df[["corruption", "kind", "fill"]] = df[["corruption", "kind", "fill"]].fillna("")
+    for col in ("level", "mpjpe", "p_mpjpe", "mpjpe_pooled", "p_mpjpe_pooled", "frames"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df
 
 
 def _priors(reader: _Reader) -> PriorsInputs | None:

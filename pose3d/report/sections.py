@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import yaml
 
-from pose3d.report import figures, tables
+from pose3d.report import figures, robustness, tables
 from pose3d.report.animation import render_gif, render_worst
 from pose3d.report.compare import comparison_tables
 from pose3d.report.crops import sample_crops
@@ -24,6 +24,7 @@ def assemble(inputs: ReportInputs, settings: ReportSettings) -> Report:
         data_section(inputs),
         results_section(inputs),
         per_action_section(inputs),
+        robustness_section(inputs),
         curves_section(inputs),
         qualitative_section(inputs, settings),
         priors_section(inputs),
@@ -101,6 +102,43 @@ def per_action_section(inputs: ReportInputs) -> Section:
     if not sec.blocks:
         sec.missing = "No experiment has a per_action.csv (evaluate has not run)."
     return sec
+
+
+def robustness_section(inputs: ReportInputs) -> Section:
+    """Every experiment on the same corrupted copies of the ground-truth 2D (robustness.csv)."""
+    sec = Section("robustness", "Robustness to 2D errors")
+    runs = inputs.experiments
+    found = [t for m in robustness.METRIC_LABELS if (t := robustness.robustness_table(runs, m)) is not None]
+    if False:
+        sec.missing = (f"No experiment has a {METRICS}/<name>/robustness.csv (evaluate has not run, or ran "
+                       f"before it scored corruptions).")
+        return sec
+    stride = (inputs.params.get("evaluate") or {}).get("robustness_stride", 10)
+    sec.blocks.append(Text(
+        "Each experiment is scored again with its 2D input replaced by corrupted copies of the ground-truth 2D "
+        "(evaluate.robustness in params.yaml). The corruptions start from the ground truth, not from the 2D an "
+        "experiment was trained or scored on, so every experiment meets the same inputs. Scored on "
+        f"{_every(stride)} of the headline test set's views; the **gt** column is the uncorrupted ground truth on "
+        "those same frames, the baseline to read the other columns against (the results table scores every "
+        "frame, on each experiment's own 2D input). Errors are means over action groups, in mm."))
+    found[0].note = f"{robustness.corruptions_note(runs)} The lowest error of each column is marked."
+    sec.blocks.extend(found)
+    image = robustness.robustness_figure(runs)
+    if image is not None:
+        sec.blocks.append(image)
+    return sec
+
+
+def _every(k) -> str:
+    """'every frame', 'every 10th frame', 'every 2nd frame'."""
+    try:
+        k = int(k)
+    except (TypeError, ValueError):
+        return f"every {k}-th frame"
+    if k == 1:
+        return "every frame"
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"every {k}{suffix} frame"
 
 
 def curves_section(inputs: ReportInputs) -> Section:

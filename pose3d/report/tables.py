@@ -65,8 +65,8 @@ def _hms(seconds) -> str | None:
 
 def results_table(runs: Sequence[ExperimentRun]) -> Table:
     """One row per experiment: the model, how it was trained, the headline metrics; best marked."""
-    columns = ["Experiment", "Model", "Frames", "Norm", "Protocol", "Parameters", "Epochs", "Training time",
-               "Device", "Scored", *(label for _, label, _, _ in METRICS), "Status"]
+    columns = ["Experiment", "Model", "Frames", "Norm", "Protocol", "2D", "Parameters", "Epochs",
+               "Training time", "Device", "Scored", *(label for _, label, _, _ in METRICS), "Status"]
     first_metric = columns.index(METRICS[0][1])
     rows = []
     for run in runs:
@@ -76,7 +76,7 @@ def results_table(runs: Sequence[ExperimentRun]) -> Table:
         epochs_cell = None if epochs is None and planned is None else (
             f"{epochs}" if planned is None or epochs == planned else f"{epochs if epochs is not None else '–'}/{planned}")
         row = [run.name, cfg.get("model"), run.receptive_field, cfg.get("norm", "base"),
-               _protocol(cfg), run.parameters, epochs_cell, _hms(run.training.get("seconds")),
+               _protocol(cfg), input_2d(run), run.parameters, epochs_cell, _hms(run.training.get("seconds")),
                run.training.get("device"), _scored(ev) if run.evaluated else None]
         for key, _, lower, _ in METRICS:
             v = _number(ev.get(key)) if run.evaluated else None
@@ -91,7 +91,28 @@ def results_table(runs: Sequence[ExperimentRun]) -> Table:
                  note="Headline metrics are the means over action groups (the seeds' convention) on each "
                       "experiment's headline test set (cross_action: the unseen actions); 'Scored' says which "
                       "checkpoint: the last epoch, or the best one on validation views held out from the "
-                      "training subjects (never the test set). The best value of each metric column is marked.")
+                      "training subjects (never the test set); '2D' is the 2D input, trained on → scored on "
+                      "where they differ, '+ scores' where the detection confidences were an input channel. "
+                      "The best value of each metric column is marked.")
+
+
+def input_2d(run: ExperimentRun) -> str | None:
+    """'gt', 'noisy → gt' (trained → scored on) or 'noisy + scores': what 2D an experiment saw.
+
+    eval.json says what was actually used (older files: ``input_2d`` only, scored on the same);
+    before evaluation the config says what is planned.
+    """
+    ev, cfg = run.eval or {}, run.config
+    if run.evaluated:
+        train = ev.get("input_2d") or cfg.get("input_2d")
+        scored, scores = ev.get("eval_input_2d") or train, bool(ev.get("scores", False))
+    else:
+        train = cfg.get("input_2d")
+        scored, scores = cfg.get("eval_input_2d") or train, bool(cfg.get("use_scores", False))
+    if not train:
+        return None
+    text = str(train) if scored == train else f"{train} → {scored}"
+    return text + " + scores" if scores else text
 
 
 def _scored(ev: dict) -> str | None:

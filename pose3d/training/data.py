@@ -8,6 +8,7 @@ mapped to screen units and the 3D target is root-relative metres; SRNet's other 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ class ViewData:
     subject: str
     key: str
     camera: int
-    pose2d: np.ndarray  # (N, 17, 2) float32 network input (base: screen units)
+    pose2d: np.ndarray  # (N, 17, 2) float32 network input (base: screen units); (N, 17, 3) with scores
     pose3d: np.ndarray  # (N, 17, 3) float32 network target (base: camera frame, metres, root at the origin)
     root: np.ndarray  # (N, 3) float32, camera-frame root trajectory, metres
     norm: str = "base"
@@ -57,6 +58,11 @@ class ViewData:
         cond[:, 1:] = screen
         return cond.astype(np.float32)
 
+    def at(self, frames: np.ndarray) -> ViewData:
+        """The view restricted to ``frames`` (targets, roots and normalisation parameters)."""
+        return dataclasses.replace(self, pose2d=self.pose2d[frames], pose3d=self.pose3d[frames], root=self.root[frames],
+                                   params=None if self.params is None else self.params[frames])
+
     def metres(self, pose: np.ndarray) -> np.ndarray:
         """Network-space poses (N, J, 3) of this view -> root-relative camera-frame metres.
 
@@ -69,12 +75,21 @@ class ViewData:
 
 
 class PoseData:
-    """The converted Human3.6M arrays, loaded once, sliced into views on demand."""
+    """The converted Human3.6M arrays, loaded once, sliced into views on demand.
 
-    def __init__(self, poses_dir: Path):
+    ``inputs_2d``: the 2D file to lift (a materialised source of ``inputs_2d``; default the
+    ground truth). ``scores``: append its confidence column to the network input, unnormalised.
+    """
+
+    def __init__(self, poses_dir: Path, inputs_2d: Path | None = None, scores: bool = False):
         poses_dir = Path(poses_dir)
         self.positions_3d = load_3d(poses_dir / "data_3d_h36m.npz")
-        self.positions_2d, self.metadata = load_2d(poses_dir / "data_2d_h36m_gt.npz")
+        self.source = Path(inputs_2d) if inputs_2d is not None else poses_dir / "data_2d_h36m_gt.npz"
+        self.positions_2d, self.metadata = load_2d(self.source)
+        self.scores = scores
+        if scores and not self.metadata.get("scores"):
+            raise ValueError(f"{self.source}: has no scores (x, y only); use_scores needs a 2D source with "
+                             f"confidences (inputs_2d entry with scores: true, or detections with a score column)")
 
     @property
     def available(self) -> dict[str, list[str]]:
@@ -82,18 +97,29 @@ class PoseData:
 
     def view(self, subject: str, key: str, camera: int, norm: str = "base", skeleton: Skeleton = H36M17) -> ViewData:
         """One view's examples; ``skeleton`` (H36M17 or PoseAug's H36M16) picks the joints."""
+        n = self.positions_3d[subject][key].shape[0]
+        return self.view_of(subject, key, camera, self.detections(subject, key, camera)[:n], norm, skeleton)
+
+    def detections(self, subject: str, key: str, camera: int) -> np.ndarray:
+        """The source's 2D of one view, pixels (N, 17, 2 or 3); may run longer than the mocap."""
+        return self.positions_2d[subject][key][camera]
+
+    def view_of(self, subject: str, key: str, camera: int, det: np.ndarray, norm: str = "base",
+                skeleton: Skeleton = H36M17) -> ViewData:
+        """The view with ``det`` (N, 17, 2 or 3 pixels) as its 2D input: a corrupted copy, say."""
         if skeleton.name not in JOINTS_FROM_17:
             raise ValueError(f"no lifting data for skeleton {skeleton.name!r}; have {', '.join(JOINTS_FROM_17)}")
         joints = list(JOINTS_FROM_17[skeleton.name])
         cam = get_camera(subject, camera)
         world_m = self.positions_3d[subject][key]
-        n = world_m.shape[0]
         cam_m = world_to_camera(to_17(world_m).astype(np.float64) * 1000, cam) / 1000
-        uv = self.positions_2d[subject][key][camera][:n]  # 2D may run longer than the mocap
-        sample = normalize(uv, cam_m, cam, norm)
+        sample = normalize(det[..., :2], cam_m, cam, norm)
+        pose2d = sample.inputs_2d
+        if self.scores:
+            pose2d = np.concatenate([pose2d, det[..., 2:3]], axis=-1)
         return ViewData(
             subject, key, camera,
-            pose2d=np.ascontiguousarray(sample.inputs_2d[:, joints], dtype=np.float32),
+            pose2d=np.ascontiguousarray(pose2d[:, joints], dtype=np.float32),
             pose3d=np.ascontiguousarray(sample.target_3d[:, joints], dtype=np.float32),
             root=cam_m[:, 0].astype(np.float32),
             norm=norm, params=sample.params, intrinsics=intrinsics(cam),

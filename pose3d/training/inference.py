@@ -58,3 +58,38 @@ def predict_view(model: nn.Module, view: ViewData, receptive_field: int, device:
     camera = view.camera_condition() if takes_camera(model) else None
     return predict_sequence(model, view.pose2d, receptive_field, device, tta=tta, skeleton=view.skeleton,
                             camera=camera)
+
+
+@torch.no_grad()
+def predict_frames(model: nn.Module, inputs: np.ndarray, frames: np.ndarray, receptive_field: int,
+                   device: torch.device, tta: bool = True, chunk: int = 4096, skeleton: Skeleton = H36M17,
+                   camera: np.ndarray | None = None) -> np.ndarray:
+    """Predictions at ``frames`` only, for K versions of one sequence at once: (K, N, J, C) -> (K, M, J, 3).
+
+    Each chosen frame's receptive field (edge-padded, as :func:`predict_sequence` pads) becomes one
+    window, and the windows of all K inputs go through the model together, in batches of ``chunk``:
+    a corruption sweep costs one pass over the chosen frames per version, not one stage run per
+    version. ``camera`` is the view's (N, 5) condition, shared by the K versions.
+    """
+    model.eval()
+    k, _, j, c = inputs.shape
+    pad = (receptive_field - 1) // 2
+    padded = np.stack([edge_pad(seq, pad) for seq in inputs])  # (K, N + 2 pad, J, C)
+    idx = frames[:, None] + np.arange(receptive_field)[None]  # window of frame f: padded[f : f + rf]
+    windows = torch.from_numpy(np.ascontiguousarray(padded[:, idx].reshape(-1, receptive_field, j, c))).to(device)
+    cond = None
+    if camera is not None:
+        cond = torch.from_numpy(np.ascontiguousarray(np.tile(camera[frames], (k, 1)))).to(device)
+    passes = [(windows, cond, False)]
+    if tta:
+        passes.append((flip_poses(windows, skeleton), None if cond is None else flip_condition(cond), True))
+    total = None
+    for inp, cnd, flipped in passes:
+        parts = []
+        for start in range(0, inp.shape[0], chunk):
+            extra = {} if cnd is None else {"camera": cnd[start:start + chunk, None]}
+            parts.append(model(inp[start:start + chunk], **extra)[:, 0].float())
+        pred = torch.cat(parts)
+        pred = flip_poses(pred, skeleton) if flipped else pred
+        total = pred if total is None else total + pred
+    return (total / len(passes)).cpu().numpy().reshape(k, len(frames), -1, 3)

@@ -231,7 +231,7 @@ def add_2d_residual(output_3d: Any, inputs_2d: Any) -> Any:
     ``output_3d`` (..., J, 3) and ``inputs_2d`` (..., J, 2) of the predicted frame(s) (the
     centre of a temporal window). Other modes use the raw network output.
     """
-    xy = output_3d[..., :2] + inputs_2d
+    xy = output_3d[..., :2] + inputs_2d[..., :2]  # a score column, when present, is not a coordinate
     if _is_numpy(output_3d):
         return np.concatenate([xy, output_3d[..., 2:]], axis=-1)
     import torch

@@ -9,7 +9,7 @@ import yaml
 
 from pose3d.params import SECTIONS, as_dict, check_params, section
 from pose3d.params.schema import Evaluate
-from pose3d.priors.noise import NoiseParams
+from pose3d.detections.noise import NoiseParams
 from pose3d.report.settings import ReportSettings
 from pose3d.training.loop import TrainConfig
 from pose3d.video.extract import FrameSettings
@@ -20,7 +20,7 @@ PARAMS = ROOT / "params.yaml"
 #: recipe keys each experiment sets for itself (params.yaml documents them above ``experiments:``)
 NOT_IN_FILE = {"train": {"loss", "bn_momentum_start", "bn_momentum_end", "optimizer", "amsgrad", "weight_decay",
                          "schedule", "lr_decay_large", "large_decay_epoch", "step_size", "gamma", "milestones",
-                         "bn_schedule"}}
+                         "bn_schedule", "input_2d", "eval_input_2d", "use_scores"}}
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,14 @@ def committed() -> dict:
 def test_every_section_of_the_committed_file_loads(committed):
     loaded = check_params(committed, PARAMS)
     assert list(loaded) == list(SECTIONS)
-    assert loaded["priors"].noise.sigma_px == 3.0 and loaded["synthesize"].videos.subjects == ("S1", "S9")
+    assert loaded["priors"].input_2d == "noisy" and loaded["synthesize"].videos.subjects == ("S1", "S9")
     assert loaded["evaluate"].checkpoint == "last"
+
+
+def test_the_noisy_source_states_every_noise_setting_at_its_default(committed):
+    noise = committed["inputs_2d"]["noisy"]["noise"]
+    assert set(noise) == {f.name for f in dataclasses.fields(NoiseParams)}
+    assert NoiseParams.from_dict(noise) == NoiseParams()
 
 
 @pytest.mark.parametrize("name", list(SECTIONS))
@@ -69,7 +75,7 @@ def _shared_defaults(library: type, schema: type) -> tuple[dict, dict]:
 
 
 @pytest.mark.parametrize("library, name, sub", [
-    (FrameSettings, "frames", None), (ReportSettings, "report", None), (NoiseParams, "priors", "noise"),
+    (FrameSettings, "frames", None), (ReportSettings, "report", None),
 ])
 def test_library_settings_have_the_same_defaults(library, name, sub):
     schema = SECTIONS[name]

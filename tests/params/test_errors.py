@@ -23,7 +23,7 @@ def _cases():
     for name in SECTIONS:
         yield name, (), max(COMMITTED[name], key=len)
     yield "synthesize", ("videos",), "actions"
-    yield "priors", ("noise",), "outlier_prob"
+    yield "report", (), "clip_action"
 
 
 @pytest.mark.parametrize("name, path, key", list(_cases()))
@@ -42,7 +42,7 @@ def test_a_misspelt_key_names_the_key_the_file_and_the_right_key(name, path, key
 
 
 def test_a_key_like_no_other_lists_the_known_keys():
-    with pytest.raises(ParamsError, match=r"unknown key 'zzz'; known: tta, checkpoint$"):
+    with pytest.raises(ParamsError, match=r"unknown key 'zzz'; known: tta, checkpoint, robustness, robustness_stride$"):
         section({"evaluate": {"zzz": 1}}, "evaluate", SOURCE)
 
 
@@ -59,7 +59,8 @@ def test_a_key_like_no_other_lists_the_known_keys():
     ("synthesize", {"videos": {"crf": "23"}}, "synthesize.videos.crf must be an integer, got '23'"),
     ("synthesize", {"videos": {"subjects": 9}}, "synthesize.videos.subjects must be a list of strings or 'all'"),
     ("synthesize", {"videos": [1]}, "synthesize.videos must be a mapping of keys, got [1]"),
-    ("priors", {"noise": {"seed": 1.5}}, "priors.noise.seed must be an integer, got 1.5"),
+    ("evaluate", {"robustness_stride": 1.5}, "evaluate.robustness_stride must be an integer, got 1.5"),
+    ("evaluate", {"robustness": [5]}, "evaluate.robustness must be a mapping, got [5]"),
     ("priors", {"camera_weights": [1, "x"]}, "priors.camera_weights must be a list of numbers or null"),
     ("evaluate", {"checkpoint": "final"}, "evaluate.checkpoint must be one of 'last', 'best', got 'final'"),
     ("report", {"clip_frames": 4.5}, "report.clip_frames must be an integer, got 4.5"),
@@ -75,8 +76,8 @@ def test_values_are_converted_to_the_schema_types():
     assert section({"report": {"compare": 1234567}}, "report").compare == "1234567"  # a short hash YAML read as a number
     assert section({"synthesize": {"videos": {"subjects": "all", "cameras": [0, "54138969"]}}},
                    "synthesize").videos == Videos(subjects="all", cameras=(0, "54138969"))
-    assert section({"priors": {"camera_weights": [1, 0, 1, 1], "detections": None}}, "priors") == Priors(
-        camera_weights=(1.0, 0.0, 1.0, 1.0), detections=None)
+    assert section({"priors": {"camera_weights": [1, 0, 1, 1], "input_2d": 7}}, "priors") == Priors(
+        camera_weights=(1.0, 0.0, 1.0, 1.0), input_2d="7")
     assert section({"convert": None}, "convert") == SECTIONS["convert"]()
 
 
@@ -96,7 +97,8 @@ def test_descriptions_say_which_keys_may_be_null():
 @pytest.mark.parametrize("overrides, message", [
     ({"convert.workers": "two"}, "convert.workers must be an integer or null, got 'two'"),
     ({"evaluate.checkpoint": "final"}, "evaluate.checkpoint must be one of 'last', 'best', got 'final'"),
-    ({"priors.noise": {"sigma": 2.0}}, "priors.noise: unknown key 'sigma'; did you mean 'sigma_px'?"),
+    ({"priors": {"input_2d": "gt", "ransac_treshold_px": 2.0}},
+     "priors: unknown key 'ransac_treshold_px'; did you mean 'ransac_threshold_px'?"),
     ({"evaluate": {"tta": True, "chekpoint": "best"}}, "evaluate: unknown key 'chekpoint'; did you mean 'checkpoint'?"),
 ])
 def test_overrides_are_checked_against_the_schema(tmp_path, overrides, message):

@@ -17,16 +17,21 @@ from tests.helpers import SUBJECTS, run_stage, write_params
 TRAIN = ["S1", "S5", "S6", "S7", "S8"]
 
 
-def workspace(tmp_path_factory, tiny_poses, name, **priors):
+def workspace(tmp_path_factory, tiny_poses, name, inputs_2d=None, **priors):
+    """A workspace with the converted poses and the priors' 2D source made (the inputs_2d stage)."""
     ws = tmp_path_factory.mktemp(name)
     shutil.copytree(tiny_poses, ws / "data/processed/poses")
-    write_params(ws, priors={"workers": 1, **priors})
+    write_params(ws, priors={"workers": 1, **priors}, inputs_2d=inputs_2d or {})
+    source = priors.get("input_2d")
+    if source:
+        proc = run_stage("inputs_2d", ws, "--source", source)
+        assert proc.returncode == 0, proc.stderr
     return ws
 
 
 @pytest.fixture(scope="module")
 def gt_run(tiny_poses, tmp_path_factory):
-    ws = workspace(tmp_path_factory, tiny_poses, "priors_gt", source_2d="gt", ransac=True, ransac_threshold_px=15.0)
+    ws = workspace(tmp_path_factory, tiny_poses, "priors_gt", input_2d="gt", ransac=True, ransac_threshold_px=15.0)
     proc = run_stage("priors", ws)
     assert proc.returncode == 0, proc.stderr
     return ws
@@ -78,8 +83,9 @@ def test_limb_stats_match_training_ground_truth(gt_run):
 
 
 def test_noisy_source_costs_accuracy_and_ransac_drops_views(tiny_poses, tmp_path_factory):
-    ws = workspace(tmp_path_factory, tiny_poses, "priors_noisy", source_2d="noisy",
-                   noise={"sigma_px": 2.0, "outlier_prob": 0.05, "outlier_px": 150.0, "swap_prob": 0.0, "seed": 1})
+    noise = {"sigma_px": 2.0, "outlier_prob": 0.05, "outlier_px": 150.0, "swap_prob": 0.0, "seed": 1}
+    ws = workspace(tmp_path_factory, tiny_poses, "priors_noisy", input_2d="noisier",
+                   inputs_2d={"noisier": {"file": "data/processed/poses/data_2d_h36m_gt.npz", "noise": noise}})
     proc = run_stage("priors", ws)
     assert proc.returncode == 0, proc.stderr
     m = json.loads((ws / "data/metrics/priors.json").read_text())
@@ -89,15 +95,19 @@ def test_noisy_source_costs_accuracy_and_ransac_drops_views(tiny_poses, tmp_path
 
 
 def test_detections_missing_a_subject_fail_cleanly(tiny_poses, tmp_path_factory):
-    ws = workspace(tmp_path_factory, tiny_poses, "priors_bad", source_2d="file", detections="det/data_2d_h36m_cpn.npz")
+    ws = workspace(tmp_path_factory, tiny_poses, "priors_bad",
+                   inputs_2d={"cpn": {"file": "det/data_2d_h36m_cpn.npz"}})
     gt, meta = load_2d(ws / "data/processed/poses/data_2d_h36m_gt.npz")
     del gt["S5"]
     (ws / "det").mkdir()
     np.savez(ws / "det/data_2d_h36m_cpn.npz", positions_2d=np.array(gt, dtype=object),
              metadata=np.array({**meta, "layout_name": "h36m"}, dtype=object))
-    proc = run_stage("priors", ws)
+    proc = run_stage("inputs_2d", ws, "--source", "cpn")
     assert proc.returncode != 0
     assert "det/data_2d_h36m_cpn.npz: has no subject S5" in proc.stderr
+    assert not (ws / "data/processed/inputs_2d").exists() or not list((ws / "data/processed/inputs_2d").iterdir())
+    proc = run_stage("priors", ws)  # no source file: the priors say which stage to run
+    assert proc.returncode != 0 and "run the inputs_2d@noisy stage first" in proc.stderr
     assert not (ws / "data/processed/priors").exists()
     assert not list((ws / "data/processed").glob(".priors*"))
     assert not (ws / "data/metrics/priors.json").exists()
@@ -129,7 +139,8 @@ def test_a_view_convert_excluded_takes_no_part(tiny_poses_excluding, tmp_path_fa
     ws = tmp_path_factory.mktemp("priors_camera_rule")
     shutil.copytree(tiny_poses_excluding("s11_directions_cam54138969"), ws / "data/processed/poses")
     write_params(ws, dataset={"subjects": ["S1", "S11"], "train_subjects": ["S1"], "test_subjects": ["S11"]},
-                 priors={"workers": 1, "source_2d": "gt", "ransac": True})
+                 priors={"workers": 1, "input_2d": "gt", "ransac": True})
+    assert run_stage("inputs_2d", ws, "--source", "gt").returncode == 0
     proc = run_stage("priors", ws)
     assert proc.returncode == 0, proc.stderr
     with np.load(ws / "data/processed/priors/pelvis_priors.npz") as npz:

@@ -23,13 +23,14 @@ from pose3d.priors.limbs import LimbStats, write_limb_stats
 from pose3d.experiments import build_experiment_model, experiment_config
 from tests.helpers import run_stage, write_params
 
-#: Two evaluated experiments and one whose stages never ran.
+#: Two evaluated experiments and one whose stages never ran (all on the ground-truth 2D).
+GT_2D = {"input_2d": "gt", "eval_input_2d": "gt"}
 EXPERIMENTS = {
     "fc_small": {"model": "fc", "arc": [1, 1, 1], "channels": 32, "dropout": 0.1, "protocol": "cross_subject", "loss": "l1",
-                 "epochs": 5},
+                 "epochs": 5, **GT_2D},
     "vp_small": {"model": "videopose", "arc": [3, 3], "channels": 32, "dropout": 0.1, "protocol": "cross_subject",
-                 "loss": "mpjpe", "epochs": 5},
-    "never_ran": {"model": "fc", "arc": [1, 1, 1], "channels": 32, "protocol": "cross_subject"},
+                 "loss": "mpjpe", "epochs": 5, **GT_2D},
+    "never_ran": {"model": "fc", "arc": [1, 1, 1], "channels": 32, "protocol": "cross_subject", **GT_2D},
 }
 #: The headline numbers of the evaluated ones: vp_small has the lower errors, fc_small the higher PCK
 #: (P-MPJPE is 0.75 x MPJPE in every action row, see per_action_rows).
@@ -37,6 +38,18 @@ HEADLINE = {
     "fc_small": {"mpjpe": 61.25, "p_mpjpe": 45.9375, "n_mpjpe": 58.0, "mpjve": 3.21, "pck150": 0.91, "auc": 0.55},
     "vp_small": {"mpjpe": 52.75, "p_mpjpe": 39.5625, "n_mpjpe": 50.0, "mpjve": 2.5, "pck150": 0.89, "auc": 0.51},
 }
+#: robustness.csv: (corruption, kind, level, fill, MPJPE above the headline per experiment); vp_small
+#: is the lower everywhere but under swaps, where fc_small is (P-MPJPE is 0.75 x MPJPE).
+ROBUSTNESS = [
+    ("gt", "none", 0.0, "", {"fc_small": -1.0, "vp_small": -1.0}),
+    ("noisy", "mixed", float("nan"), "", {"fc_small": 14.0, "vp_small": 12.0}),
+    ("jitter_5px", "jitter", 5.0, "", {"fc_small": 10.0, "vp_small": 9.0}),
+    ("jitter_20px", "jitter", 20.0, "", {"fc_small": 60.0, "vp_small": 50.0}),
+    ("outliers_10pct", "outliers", 0.1, "", {"fc_small": 55.0, "vp_small": 45.0}),
+    ("swaps_10pct", "swaps", 0.1, "", {"fc_small": 20.0, "vp_small": 40.0}),
+    ("missing_10pct", "missing", 0.1, "interpolate", {"fc_small": 0.5, "vp_small": 0.5}),
+]
+ROBUSTNESS_FRAMES = 150
 REPORT = {"compare": None, "clip_action": "Walking", "clip_frames": 12, "clip_stride": 2, "worst_frames": 2,
           "crop_samples": 2}
 CURVE_EPOCHS = 5  # the epochs of the experiments above
@@ -58,8 +71,19 @@ def per_action_rows(mean: float, seed: int) -> pd.DataFrame:
     return df
 
 
+def robustness_rows(name: str) -> pd.DataFrame:
+    """The robustness.csv evaluate would write for ``name``: :data:`ROBUSTNESS` over its headline MPJPE."""
+    base = HEADLINE[name]["mpjpe"]
+    rows = [{"experiment": name, "corruption": c, "kind": k, "level": lv, "fill": f, "mpjpe": base + d[name],
+             "p_mpjpe": 0.75 * (base + d[name]), "mpjpe_pooled": base + d[name] - 1,
+             "p_mpjpe_pooled": 0.75 * (base + d[name] - 1), "frames": ROBUSTNESS_FRAMES}
+            for c, k, lv, f, d in ROBUSTNESS]
+    return pd.DataFrame(rows)
+
+
 def write_experiment(ws: Path, params: dict, name: str, seed: int) -> None:
-    """eval.json, per_action.csv, per_joint.csv, DVCLive curves, config.json and best.pt of one experiment."""
+    """eval.json, per_action.csv, per_joint.csv, robustness.csv, DVCLive curves, config.json and best.pt of
+    one experiment."""
     metrics, models = ws / "data/metrics" / name, ws / "data/models" / name
     (metrics / "train/plots/metrics/train").mkdir(parents=True)
     (metrics / "train/plots/metrics/val").mkdir(parents=True)
@@ -70,7 +94,9 @@ def write_experiment(ws: Path, params: dict, name: str, seed: int) -> None:
     summary = {**head, **{f"{k}_pooled": v for k, v in head.items()}, "frames": 1500, "sequences": 60, "actions": 15}
     (metrics / "eval.json").write_text(json.dumps({
         **summary, "headline_set": "test", "test_sets": {"test": summary}, "tta": True, "checkpoint": "last",
-        "checkpoint_epoch": CURVE_EPOCHS, "epochs": CURVE_EPOCHS}))
+        "checkpoint_epoch": CURVE_EPOCHS, "epochs": CURVE_EPOCHS, "input_2d": "gt", "eval_input_2d": "gt",
+        "scores": False}))
+    robustness_rows(name).to_csv(metrics / "robustness.csv", index=False, float_format="%.4f")
     pd.DataFrame({"joint": JOINT_NAMES_17, "mpjpe": np.linspace(10, 90, 17) + seed, "mpjpe_pooled": 0.0,
                   "test_set": "test"}).to_csv(metrics / "per_joint.csv", index=False)
     steps = np.arange(CURVE_EPOCHS)

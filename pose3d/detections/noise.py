@@ -13,7 +13,15 @@ Per (frame, view) of a 17-joint Human3.6M sequence, in this order:
 2. **jitter**: isotropic Gaussian noise of standard deviation ``sigma_px`` times the
    joint's ``joint_sigma_scale`` entry, per coordinate;
 3. **gross outliers**: with probability ``outlier_prob`` per joint, the point moves in a
-   uniformly random direction by ``outlier_px`` x U(0.5, 1.5) pixels.
+   uniformly random direction by ``outlier_px`` x U(0.5, 1.5) pixels;
+4. **missing joints**: with probability ``missing_prob`` per joint, the point becomes NaN
+   (:mod:`pose3d.detections.fill` fills it by the consumer's rule) and its score 0.
+
+**Confidences** (``scores=True``): a detector is less sure where it is wrong, so each joint's
+score is ``exp(-e^2 / (2 score_px^2))`` of its displacement ``e`` from the truth, times
+U(0.8, 1) so that the score is not an exact oracle of the error. Steps 1-3 draw the same
+numbers whether or not scores or missing joints are asked for: switching them on leaves the
+positions of an existing configuration unchanged.
 
 Random numbers come from a numpy Generator seeded by ``seed`` and the (subject, action,
 camera) names, so a sequence gets the same noise whichever other sequences are present.
@@ -46,12 +54,14 @@ class NoiseParams:
     outlier_px: float = 100.0
     swap_prob: float = 0.005
     seed: int = 0
+    missing_prob: float = 0.0
+    score_px: float = 20.0
 
     def __post_init__(self) -> None:
-        for name in ("sigma_px", "outlier_px"):
+        for name in ("sigma_px", "outlier_px", "score_px"):
             if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"noise.{name} must be a finite number >= 0, got {getattr(self, name)!r}")
-        for name in ("outlier_prob", "swap_prob"):
+        for name in ("outlier_prob", "swap_prob", "missing_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"noise.{name} must be a probability in [0, 1], got {getattr(self, name)!r}")
         if self.joint_sigma_scale is not None:
@@ -70,7 +80,7 @@ class NoiseParams:
         try:
             if cfg.get("joint_sigma_scale") is not None:
                 cfg["joint_sigma_scale"] = tuple(float(x) for x in cfg["joint_sigma_scale"])
-            for k in ("sigma_px", "outlier_prob", "outlier_px", "swap_prob"):
+            for k in ("sigma_px", "outlier_prob", "outlier_px", "swap_prob", "missing_prob", "score_px"):
                 if k in cfg:
                     cfg[k] = float(cfg[k])
             if "seed" in cfg:
@@ -97,14 +107,21 @@ def sequence_rng(params: NoiseParams, *names: str | int) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class Corruption:
-    """A noisy copy and what happened to it: ``outliers`` (N, J) and ``swapped`` (N, J) masks."""
+    """A noisy copy and what happened to it: ``outliers``, ``swapped`` and ``missing`` (N, J) masks;
+    ``scores`` (N, J) when asked for."""
 
     points: np.ndarray
     outliers: np.ndarray
     swapped: np.ndarray
+    missing: np.ndarray
+    scores: np.ndarray | None = None
+
+    def points_with_scores(self) -> np.ndarray:
+        """(N, J, 3): the points with the scores as third column (needs ``scores``)."""
+        return np.concatenate([self.points, self.scores[..., None]], axis=-1)
 
 
-def corrupt(points: np.ndarray, params: NoiseParams, rng: np.random.Generator) -> Corruption:
+def corrupt(points: np.ndarray, params: NoiseParams, rng: np.random.Generator, scores: bool = False) -> Corruption:
     """Apply the model to (N, J, 2) pixels of one view; J must be 17 when swaps are enabled."""
     pts = np.asarray(points)
     if pts.ndim != 3 or pts.shape[-1] != 2:
@@ -127,25 +144,36 @@ def corrupt(points: np.ndarray, params: NoiseParams, rng: np.random.Generator) -
     angle = rng.uniform(0.0, 2 * np.pi, k)
     length = params.outlier_px * rng.uniform(0.5, 1.5, k)
     out[outliers] += np.stack([np.cos(angle), np.sin(angle)], axis=-1) * length[:, None]
-    return Corruption(out.astype(dtype), outliers, swapped)
+    missing = rng.random((n, nj)) < params.missing_prob if params.missing_prob > 0 else np.zeros((n, nj), dtype=bool)
+    conf = None
+    if scores:
+        err = np.linalg.norm(out - pts, axis=-1)
+        scale = max(params.score_px, 1e-9)
+        conf = (np.exp(-0.5 * (err / scale) ** 2) * rng.uniform(0.8, 1.0, (n, nj))).astype(dtype)
+        conf[missing] = 0.0
+    out[missing] = np.nan
+    return Corruption(out.astype(dtype), outliers, swapped, missing, conf)
 
 
-def add_noise(points: np.ndarray, params: NoiseParams, rng: np.random.Generator) -> np.ndarray:
-    """The noisy (N, J, 2) copy only (see :func:`corrupt`)."""
-    return corrupt(points, params, rng).points
+def add_noise(points: np.ndarray, params: NoiseParams, rng: np.random.Generator, scores: bool = False) -> np.ndarray:
+    """The noisy copy only: (N, J, 2), or (N, J, 3) with the score as third column (see :func:`corrupt`)."""
+    c = corrupt(points, params, rng, scores)
+    return c.points if c.scores is None else c.points_with_scores()
 
 
 def noisy_positions_2d(
-    positions_2d: Mapping[str, Mapping[str, list[np.ndarray]]], params: NoiseParams
+    positions_2d: Mapping[str, Mapping[str, list[np.ndarray]]], params: NoiseParams, scores: bool = False
 ) -> dict[str, dict[str, list[np.ndarray]]]:
     """A noisy copy of a VideoPose3D ``positions_2d`` dict ({subject: {action: [views]}}).
 
-    The result has the same structure, dtypes and shapes, so any stage that reads 2D
-    inputs (lifting, triangulation) can take it in place of the ground truth.
+    The result has the same structure, dtypes and shapes (with ``scores`` a third column per
+    joint), so any stage that reads 2D inputs (lifting, triangulation) can take it in place of
+    the ground truth. Only x, y of the input are read.
     """
     return {
         subject: {
-            action: [add_noise(v, params, sequence_rng(params, subject, action, cam)) for cam, v in enumerate(views)]
+            action: [add_noise(np.asarray(v)[..., :2], params, sequence_rng(params, subject, action, cam), scores)
+                     for cam, v in enumerate(views)]
             for action, views in actions.items()
         }
         for subject, actions in positions_2d.items()

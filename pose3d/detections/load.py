@@ -1,10 +1,11 @@
-"""The 2D input of the priors (and of any lifting stage): ground truth, noisy ground truth, or a file.
+"""Reading a 2D file in VideoPose3D's format and checking it against the mocap.
 
-Imported detections use VideoPose3D's ``data_2d_h36m_<source>.npz`` format (keys
-``positions_2d`` and ``metadata``, nested dicts in 0-d object arrays). Detection arrays
-may be longer than the mocap (VideoPose3D's ``run.py`` truncates them to the 3D length);
-shorter ones, missing subjects, actions or cameras, and other joint layouts are errors
-that name the file and what is missing.
+Ground truth and detections alike use VideoPose3D's ``data_2d_h36m_<source>.npz`` format (keys
+``positions_2d`` and ``metadata``, nested dicts in 0-d object arrays). Arrays are (N, 17, 2)
+pixels, or (N, 17, 3) with a confidence per joint (Detectron, mmpose and HRNet exports).
+Detection arrays may be longer than the mocap (VideoPose3D's ``run.py`` truncates them to the
+3D length); shorter ones, missing subjects, actions or cameras, and other joint layouts are
+errors that name the file and what is missing.
 """
 from __future__ import annotations
 
@@ -17,9 +18,6 @@ import numpy as np
 
 from pose3d.h36m.skeleton import H36M17
 from pose3d.h36m.vp3d_format import load_2d
-from pose3d.priors.noise import NoiseParams, noisy_positions_2d
-
-SOURCES: tuple[str, ...] = ("gt", "noisy", "file")
 
 Positions2D = dict[str, dict[str, list[np.ndarray]]]
 
@@ -36,8 +34,9 @@ def _listing(items: list[str], limit: int = 8) -> str:
 def load_detections(path: Path, frames: Mapping[str, Mapping[str, int]], num_cameras: int = 4) -> Positions2D:
     """Detections covering ``frames`` ({subject: {action: pose frames}}), truncated to those lengths.
 
-    Only the requested subjects and actions are returned, each as ``num_cameras`` float
-    arrays (N, 17, 2) in pixels; anything missing or malformed raises DetectionsError.
+    Only the requested subjects and actions are returned, each as ``num_cameras`` float32
+    arrays (N, 17, C) in pixels (C = 3 when the file has scores; every array of a file has the
+    same C); anything missing or malformed raises DetectionsError.
     """
     path = Path(path)
     if not path.is_file():
@@ -62,7 +61,7 @@ def load_detections(path: Path, frames: Mapping[str, Mapping[str, int]], num_cam
     if missing_a:
         raise DetectionsError(f"{path}: has no action {_listing(missing_a)}")
     out: Positions2D = {}
-    problems = []
+    problems, widths = [], set()
     for s, acts in frames.items():
         out[s] = {}
         for a, n in acts.items():
@@ -73,15 +72,18 @@ def load_detections(path: Path, frames: Mapping[str, Mapping[str, int]], num_cam
             kept = []
             for cam, v in enumerate(views[:num_cameras]):
                 v = np.asarray(v)
-                if v.ndim != 3 or v.shape[1:] != (H36M17.num_joints, 2):
-                    problems.append(f"{s}/{a} camera {cam} has shape {v.shape}, expected (N, 17, 2)")
+                if v.ndim != 3 or v.shape[1] != H36M17.num_joints or v.shape[2] not in (2, 3):
+                    problems.append(f"{s}/{a} camera {cam} has shape {v.shape}, expected (N, 17, 2) or (N, 17, 3)")
                 elif v.shape[0] < n:
                     problems.append(f"{s}/{a} camera {cam} has {v.shape[0]} frames, fewer than the {n} pose frames")
                 else:
                     kept.append(v[:n].astype(np.float32, copy=False))
+                    widths.add(v.shape[2])
             out[s][a] = kept
     if problems:
         raise DetectionsError(f"{path}: {_listing(problems, 5)}")
+    if len(widths) > 1:
+        raise DetectionsError(f"{path}: some arrays have scores (N, 17, 3) and some do not (N, 17, 2)")
     return out
 
 
@@ -91,30 +93,3 @@ def frame_counts(
     """{subject: {action: N}} of a ``positions_3d`` dict (optionally only ``subjects``)."""
     subjects = list(positions_3d) if subjects is None else subjects
     return {s: {a: int(arr.shape[0]) for a, arr in positions_3d[s].items()} for s in subjects}
-
-
-def select_2d(
-    source: str,
-    gt: Positions2D,
-    frames: Mapping[str, Mapping[str, int]],
-    noise: NoiseParams | None = None,
-    detections_path: Path | None = None,
-) -> Positions2D:
-    """The 2D input named by ``source`` for the sequences of ``frames``.
-
-    ``gt``: the ground-truth projections; ``noisy``: those through the noise model
-    (``noise``); ``file``: VideoPose3D-format detections at ``detections_path``.
-    """
-    if source not in SOURCES:
-        raise ValueError(f"unknown 2D source {source!r}; choose one of {', '.join(SOURCES)}")
-    if source == "file":
-        if detections_path is None:
-            raise ValueError("2D source 'file' needs a detections path")
-        return load_detections(Path(detections_path), frames)
-    missing = [f"{s}/{a}" for s, acts in frames.items() for a in acts if a not in gt.get(s, {})]
-    if missing:
-        raise ValueError(f"ground-truth 2D lacks {_listing(missing)}")
-    chosen = {s: {a: gt[s][a] for a in acts} for s, acts in frames.items()}
-    if source == "noisy":
-        return noisy_positions_2d(chosen, noise or NoiseParams())
-    return chosen

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose3d.priors.detections import DetectionsError, load_detections, select_2d
-from pose3d.priors.noise import SWAP_CHAINS, NoiseParams, corrupt, noisy_positions_2d, sequence_rng
+from pose3d.detections.load import DetectionsError, load_detections
+from pose3d.detections.noise import SWAP_CHAINS, NoiseParams, corrupt, noisy_positions_2d, sequence_rng
 
 
 def clean(n=20000, seed=0):
@@ -72,20 +72,15 @@ def test_params_from_dict_checks_keys_and_values():
         corrupt(clean(5), NoiseParams(joint_sigma_scale=(1.0,) * 16), np.random.default_rng(0))
 
 
-def test_select_2d_sources(tmp_path):
+def test_load_detections_checks_against_the_mocap(tmp_path):
     gt = {"S1": {"Walking 1": [clean(30, s) for s in range(4)], "Eating": [clean(30, 5)] * 4}}
     frames = {"S1": {"Walking 1": 20}}
-    assert select_2d("gt", gt, frames)["S1"].keys() == {"Walking 1"}
-    noisy = select_2d("noisy", gt, frames, NoiseParams(sigma_px=1.0))
-    assert not np.array_equal(noisy["S1"]["Walking 1"][0], gt["S1"]["Walking 1"][0])
-    with pytest.raises(ValueError, match="unknown 2D source 'cpn'"):
-        select_2d("cpn", gt, frames)
-
     path = tmp_path / "data_2d_h36m_det.npz"
     meta = {"layout_name": "h36m", "num_joints": 17,
             "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
     np.savez(path, positions_2d=np.array(gt, dtype=object), metadata=np.array(meta, dtype=object))
-    det = select_2d("file", gt, frames, detections_path=path)
+    det = load_detections(path, frames)
+    assert det["S1"].keys() == {"Walking 1"}
     assert [v.shape for v in det["S1"]["Walking 1"]] == [(20, 17, 2)] * 4  # truncated to the pose frames
     with pytest.raises(DetectionsError, match=r"data_2d_h36m_det\.npz: has no subject S9"):
         load_detections(path, {"S9": {"Walking 1": 20}})
