@@ -12,8 +12,9 @@ cross-subject test views, with the same :func:`pose3d.training.scoring.score_vie
   in the image say nothing about the articulated pose).
 
 An experiment is held against the baselines of its own joints (:func:`skeleton_for`: RS-Net is
-scored on PoseAug's 16, so its baselines are fitted and scored on those 16 too) and its own
-normalisation. Prints MPJPE and P-MPJPE (action-wise means, mm), each model's error as a ratio
+scored on PoseAug's 16, so its baselines are fitted and scored on those 16 too), its own
+normalisation and its own 2D: the nearest neighbour's table is built from the experiment's
+training 2D (``input_2d``) and queried with its evaluation 2D (``eval_input_2d``). Prints MPJPE and P-MPJPE (action-wise means, mm), each model's error as a ratio
 of the better baseline's (below 1 is better; "a wide margin" is well under 1), and its training
 time (``data/models/<name>.provenance.json``; a phase's own time, then with the runs it continues).
 
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pose3d.experiments import (MODELS_DIR, SEQUENCES_CSV, experiment_config, experiment_names,  # noqa: E402
-                                skeleton_for, split_for)
+                                skeleton_for, source_for, split_for)
 from pose3d.h36m.skeleton import Skeleton  # noqa: E402
 from pose3d.training.data import PoseData, ViewData  # noqa: E402
 from pose3d.training.scoring import score_views  # noqa: E402
@@ -70,9 +71,11 @@ class NearestNeighbour:
         return self.values[idx.numpy()]
 
 
-def baselines(data: PoseData, train: list, test: list, norm: str, skeleton: Skeleton) -> dict[str, dict]:
-    """Summaries of both reference predictors, fitted on ``train`` and scored on ``test`` views."""
-    views = data.views(train, norm, skeleton)
+def baselines(train_data: PoseData, data: PoseData, train: list, test: list, norm: str,
+              skeleton: Skeleton) -> dict[str, dict]:
+    """Summaries of both reference predictors, fitted on ``train`` views of ``train_data`` and scored
+    on ``test`` views of ``data``."""
+    views = train_data.views(train, norm, skeleton)
     mean_pose = np.concatenate([v.pose3d for v in views]).mean(0)
     return {
         "mean training pose": score_views(data, test, lambda v: np.broadcast_to(mean_pose, v.pose3d.shape),
@@ -99,8 +102,15 @@ def main() -> None:
                     help="exit 1 unless every experiment (a chain: its last phase) beats both baselines of its skeleton")
     args = ap.parse_args()
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    data = PoseData(ROOT / "data/processed/poses")
-    groups: dict[tuple, dict] = {}  # (train views, test views, norm, skeleton) -> its experiments
+    sources: dict[str, PoseData] = {}  # one PoseData per 2D source
+
+    def data_of(cfg: dict, key: str) -> PoseData:
+        source = source_for(cfg, params, key)
+        if source.name not in sources:
+            sources[source.name] = PoseData(ROOT / "data/processed/poses", ROOT / source.path)
+        return sources[source.name]
+
+    groups: dict[tuple, dict] = {}  # (train views, test views, norm, skeleton, 2D sources) -> its experiments
     missing, skipped, configs = [], [], {}
     for name in experiment_names(params):
         cfg = configs[name] = experiment_config(params, name)
@@ -117,10 +127,11 @@ def main() -> None:
         if summary.get("joints", len(skeleton.parents)) != len(skeleton.parents):
             raise SystemExit(f"{path}: scored on {summary['joints']} joints, but {name} lifts "
                              f"{len(skeleton.parents)}: re-run `dvc repro` for it")
+        train_data, data = data_of(cfg, "input_2d"), data_of(cfg, "eval_input_2d")
         split = split_for(cfg, params, data.available, ROOT / SEQUENCES_CSV)
         test = split.tests[split.headline]
-        key = (tuple(split.train), tuple(test), norm, skeleton.name)
-        group = groups.setdefault(key, {"skeleton": skeleton, "rows": []})
+        key = (tuple(split.train), tuple(test), norm, skeleton.name, cfg["input_2d"], cfg["eval_input_2d"])
+        group = groups.setdefault(key, {"skeleton": skeleton, "rows": [], "data": (train_data, data)})
         group["rows"].append((name, {m: summary[m] for m, _ in METRICS}))
     if missing:
         raise SystemExit(f"no data/metrics/<name>/eval.json for {', '.join(missing)}; run `make repro` "
@@ -138,13 +149,14 @@ def main() -> None:
 
     continued = {cfg["from"] for cfg in configs.values() if "from" in cfg}
     failures = []
-    for (train, test, norm, _), group in groups.items():
+    for (train, test, norm, _, train_2d, eval_2d), group in groups.items():
         skeleton = group["skeleton"]
-        base = baselines(data, list(train), list(test), norm, skeleton)
+        train_data, data = group["data"]
+        base = baselines(train_data, data, list(train), list(test), norm, skeleton)
         best = {m: min(s[m] for s in base.values()) for m, _ in METRICS}
         frames = sum(len(data.positions_3d[s][k]) for s, k, _ in train)
-        print(f"\n{skeleton.name} ({len(skeleton.parents)} joints, norm {norm}): {len(test)} cross-subject test views, "
-              f"{frames} training frames")
+        print(f"\n{skeleton.name} ({len(skeleton.parents)} joints, norm {norm}, 2D {train_2d} -> {eval_2d}): "
+              f"{len(test)} cross-subject test views, {frames} training frames")
         print(f"{'predictor':28s} {'MPJPE':>8s} {'P-MPJPE':>8s} {'x best baseline (P1 / P2)':>26s} "
               f"{'train min':>10s} {'cumulative':>10s}")
         for name, s in base.items():

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pose3d.detections.load import DetectionsError
+from pose3d.detections.load import DetectionsError, save_2d
 from pose3d.detections.sources import Source2D, materialise
-from pose3d.h36m.vp3d_format import load_3d, save_2d
+from pose3d.h36m.vp3d_format import load_3d
 from stages.common import fail, provenance, start, write_json
 
 POSES = Path("data/processed/poses")

@@ -32,25 +32,28 @@ class TinyLifter(nn.Module):
         return self.layers(x.reshape(b, t, -1)).reshape(b, t, self.joints_out, 3)
 
 
-RIE_TINY = {"model": "rie", "arc": [3], "channels": 8, "latent": 8, "hidden": 16, "optimizer": "adamw",
+#: what every entry states (dvc.yaml makes the source's file the stages' dependency)
+ON_GT = {"input_2d": "gt", "eval_input_2d": "gt"}
+RIE_TINY = {**ON_GT, "model": "rie", "arc": [3], "channels": 8, "latent": 8, "hidden": 16, "optimizer": "adamw",
             "weight_decay": 0.01, "bn_schedule": ["LocalLayer_*"], "loss": "mpjpe"}
 TINY_EXPERIMENTS = {
-    "fc_tiny": {"model": "fc", "loss": "l1"},
-    "srnet_tiny": {"model": "srnet", "arc": [1, 1, 1], "groups": 5, "channels": 64, "loss": "l1"},
+    "fc_tiny": {**ON_GT, "model": "fc", "loss": "l1"},
+    "srnet_tiny": {**ON_GT, "model": "srnet", "arc": [1, 1, 1], "groups": 5, "channels": 64, "loss": "l1"},
     "rie_tiny": RIE_TINY,
-    "plugin_tiny": {"model": "tests.test_pipeline_dvc:TinyLifter", "width": 16, "loss": "mpjpe"},
+    "plugin_tiny": {**ON_GT, "model": "tests.test_pipeline_dvc:TinyLifter", "width": 16, "loss": "mpjpe"},
 }
 #: RIE's stages 2 and 3 as phases: each its own DVC stage, starting from the one before
 TINY_PHASES = {
-    "rie_tiny_fusion": {"from": "rie_tiny", "fusion": True, "freeze": ["LocalLayer_*", "GlobalInfo.*"],
+    "rie_tiny_fusion": {**ON_GT, "from": "rie_tiny", "fusion": True, "freeze": ["LocalLayer_*", "GlobalInfo.*"],
                         "init_from": {"include": ["LocalLayer_*", "GlobalInfo.*"]}},
-    "rie_tiny_finetune": {"from": "rie_tiny_fusion", "lr": 0.001},
+    "rie_tiny_finetune": {**ON_GT, "from": "rie_tiny_fusion", "lr": 0.001},
 }
 EXPORT_FORMATS = ["videopose3d", "learnable_triangulation"]  # one that links files, one that writes images
 EXPORTS = {f"export@{f}" for f in EXPORT_FORMATS}
 TRAINING = ({f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
             | {f"{s}@{e}" for s in ("train_phase", "evaluate_phase") for e in TINY_PHASES})
-STAGES = {"synthesize", "convert", "priors", "frames@S9"} | TRAINING | EXPORTS
+SOURCES = {"inputs_2d@gt", "inputs_2d@noisy"}  # the ground truth for the models, noisy 2D for the priors
+STAGES = {"synthesize", "convert", "priors", "frames@S9"} | SOURCES | TRAINING | EXPORTS
 
 
 def sh(ws, *args, check=True) -> subprocess.CompletedProcess:
@@ -167,6 +170,38 @@ def test_phase_chain_reruns_from_the_changed_phase_on(repo):
     assert ran(dvc(repo, "repro")) == {f"{s}@rie_tiny_{p}" for s, p in [
         ("train_phase", "fusion"), ("evaluate_phase", "fusion"), ("train_phase", "finetune"), ("evaluate_phase", "finetune")]}
     assert (repo / "data/models/rie_tiny/latest.pt").read_bytes() == stage1
+
+
+def test_a_detections_file_reruns_only_the_experiments_that_read_it(repo):
+    """A detections file is a dependency of its inputs_2d stage and, through it, of the experiments naming it."""
+    import numpy as np
+
+    dvc(repo, "repro")
+    det = repo / "det/data_2d_h36m_det.npz"
+    det.parent.mkdir(exist_ok=True)
+    shutil.copy(repo / "data/processed/poses/data_2d_h36m_gt.npz", det)  # stands in for a detector's output
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["inputs_2d"]["det"] = {"file": "det/data_2d_h36m_det.npz"}
+    params["experiments"]["fc_det"] = {**TINY_EXPERIMENTS["fc_tiny"], "input_2d": "det", "eval_input_2d": "det"}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(dvc(repo, "repro")) == {"inputs_2d@det", "train@fc_det", "evaluate@fc_det"}
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    readers = {name for name, st in lock.items() if any(d["path"] == "det/data_2d_h36m_det.npz" for d in st["deps"])}
+    assert readers == {"inputs_2d@det"}
+    uses = {name for name, st in lock.items() if any(d["path"] == "data/processed/inputs_2d/det.npz" for d in st["deps"])}
+    assert uses == {"train@fc_det", "evaluate@fc_det"}
+    data = np.load(det, allow_pickle=True)
+    positions = data["positions_2d"].item()
+    positions["S9"]["Walking 1"][0] = positions["S9"]["Walking 1"][0] + 5.0  # the detector changed
+    np.savez(det, positions_2d=np.array(positions, dtype=object), metadata=data["metadata"])
+    assert ran(dvc(repo, "repro")) == {"inputs_2d@det", "train@fc_det", "evaluate@fc_det"}
+    ev = json.loads((repo / "data/metrics/fc_det/eval.json").read_text())
+    assert ev["input_2d"] == ev["eval_input_2d"] == "det"
+    rows = (repo / "data/metrics/fc_det/robustness.csv").read_text().splitlines()
+    assert rows[0].startswith("experiment,corruption,kind,level") and len(rows) == 1 + 1 + len(params["evaluate"]["robustness"])
+    del params["inputs_2d"]["det"], params["experiments"]["fc_det"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(dvc(repo, "repro")) == set()
 
 
 def test_frozen_encoders_keep_stage_one_weights(repo):

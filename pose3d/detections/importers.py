@@ -45,11 +45,11 @@ from typing import NamedTuple
 import numpy as np
 
 from pose3d.detections.coco import coco_to_h36m
-from pose3d.detections.load import DetectionsError
+from pose3d.detections.load import DetectionsError, save_2d
 from pose3d.h36m.cameras import CAMERA_IDS, SUBJECTS_ALL
 from pose3d.h36m.sequences import canonical_key, load_table
 from pose3d.h36m.skeleton import H36M17, JOINT_NAMES_17
-from pose3d.h36m.vp3d_format import load_3d, save_2d
+from pose3d.h36m.vp3d_format import load_3d
 
 FORMATS: tuple[str, ...] = ("mmpose", "coco", "csv")
 NUM_JOINTS = H36M17.num_joints

@@ -1,4 +1,4 @@
-"""Reading a 2D file in VideoPose3D's format and checking it against the mocap.
+"""Reading a 2D file in VideoPose3D's format and checking it against the mocap, and writing one.
 
 Ground truth and detections alike use VideoPose3D's ``data_2d_h36m_<source>.npz`` format (keys
 ``positions_2d`` and ``metadata``, nested dicts in 0-d object arrays). Arrays are (N, 17, 2)
@@ -18,6 +18,7 @@ import numpy as np
 
 from pose3d.h36m.skeleton import H36M17
 from pose3d.h36m.vp3d_format import load_2d
+from pose3d.io.npz import write_npz
 
 Positions2D = dict[str, dict[str, list[np.ndarray]]]
 
@@ -85,6 +86,16 @@ def load_detections(path: Path, frames: Mapping[str, Mapping[str, int]], num_cam
     if len(widths) > 1:
         raise DetectionsError(f"{path}: some arrays have scores (N, 17, 3) and some do not (N, 17, 2)")
     return out
+
+
+def save_2d(path: Path, positions: Mapping, metadata: Mapping) -> None:
+    """Write ``positions`` and ``metadata`` in the layout :func:`load_2d` (and VideoPose3D) reads.
+
+    Same arrays, same bytes (fixed zip dates); written atomically.
+    """
+    box, meta = np.empty((), dtype=object), np.empty((), dtype=object)
+    box[()], meta[()] = dict(positions), dict(metadata)
+    write_npz(path, {"positions_2d": box, "metadata": meta})
 
 
 def frame_counts(

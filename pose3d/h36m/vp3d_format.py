@@ -19,17 +19,3 @@ def load_2d(path: Path) -> tuple[dict[str, dict[str, list[np.ndarray]]], dict]:
     """``({subject: {key: [4 x (N, J, 2) pixels]}}, metadata)``."""
     data = np.load(path, allow_pickle=True)
     return data["positions_2d"].item(), data["metadata"].item()
-
-
-def save_2d(path: Path, positions: dict[str, dict[str, list[np.ndarray]]], metadata: dict) -> None:
-    """Write ``positions`` and ``metadata`` in the layout :func:`load_2d` (and VideoPose3D) reads.
-
-    Same arrays, same bytes (fixed zip dates); written atomically.
-    """
-    from pose3d.io.npz import write_npz  # io imports nothing of h36m: no cycle, but keep the reader light
-
-    box = np.empty((), dtype=object)
-    box[()] = positions
-    meta = np.empty((), dtype=object)
-    meta[()] = metadata
-    write_npz(path, {"positions_2d": box, "metadata": meta})

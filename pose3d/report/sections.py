@@ -109,7 +109,7 @@ def robustness_section(inputs: ReportInputs) -> Section:
     sec = Section("robustness", "Robustness to 2D errors")
     runs = inputs.experiments
     found = [t for m in robustness.METRIC_LABELS if (t := robustness.robustness_table(runs, m)) is not None]
-    if False:
+    if not found:
         sec.missing = (f"No experiment has a {METRICS}/<name>/robustness.csv (evaluate has not run, or ran "
                        f"before it scored corruptions).")
         return sec

@@ -19,8 +19,8 @@ from tests.helpers import ROOT, stage_env
 #: seconds-long training with the cheapest model: the orchestration is under test, not the models
 TINY_TRAIN = {"device": "cpu", "epochs": 1, "frame_stride": 4, "val_max_views": 4, "bn_recalibrate": 2}
 TINY_EXPERIMENTS = {
-    "fc_a": {"model": "fc", "channels": 64, "loss": "l1"},
-    "fc_b": {"model": "fc", "channels": 32, "norm": "base", "loss": "l1"},
+    "fc_a": {"model": "fc", "input_2d": "gt", "eval_input_2d": "gt", "channels": 64, "loss": "l1"},
+    "fc_b": {"model": "fc", "input_2d": "gt", "eval_input_2d": "gt", "channels": 32, "norm": "base", "loss": "l1"},
 }
 #: the rest of the tiny profile, set where params.yaml has the key (sections come and go)
 TINY = {

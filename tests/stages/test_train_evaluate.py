@@ -25,6 +25,9 @@ def workspace(tiny_poses, tmp_path_factory):
     params_text = (ws / "params.yaml").read_text()
     params_text += "\nexperiments:\n  srnet_tiny: " + json.dumps(EXPERIMENT) + "\nevaluate:\n  tta: true\n"
     (ws / "params.yaml").write_text(params_text)
+    for source in ("gt", "noisy"):  # the 2D sources the experiments name
+        proc = run_stage("inputs_2d", ws, "--source", source)
+        assert proc.returncode == 0, proc.stderr
     return ws
 
 
@@ -201,3 +204,34 @@ def test_rsnet_with_post_refinement_is_scored_on_its_16_joints(workspace):
     assert summary["joints"] == 16 and 10 < summary["mpjpe"] < 1000
     joints = pd.read_csv(workspace / "data/metrics/rsnet_tiny/per_joint.csv")["joint"].unique()
     assert len(joints) == 16 and "Neck/Nose" not in set(joints)
+
+
+def test_noisy_2d_with_scores_trains_and_is_swept_over_corruptions(workspace):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["experiments"]["fc_noisy"] = {"model": "fc", "channels": 64, "loss": "l1", "epochs": 1, "input_2d": "noisy",
+                                         "eval_input_2d": "noisy", "use_scores": True}
+    params["experiments"]["fc_gt_scores"] = {**params["experiments"]["fc_noisy"], "input_2d": "gt", "eval_input_2d": "gt"}
+    params["evaluate"] = {"tta": True, "robustness_stride": 4, "robustness": {
+        "jitter_5px": {"sigma_px": 5.0}, "jitter_40px": {"sigma_px": 40.0}, "missing_20pct": {"missing_prob": 0.2, "fill": "last"}}}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = run_stage("train", workspace, "--experiment", "fc_noisy")
+    assert proc.returncode == 0, proc.stderr
+    assert "from noisy 2D with scores" in proc.stderr
+    weights = torch.load(workspace / "data/models/fc_noisy/latest.pt", weights_only=False)["model"]
+    assert weights["input.linear.weight"].shape[1] == 3 * 17  # x, y and the score of each joint
+    proc = run_stage("evaluate", workspace, "--experiment", "fc_noisy")
+    assert proc.returncode == 0, proc.stderr
+    out = workspace / "data/metrics/fc_noisy"
+    summary = json.loads((out / "eval.json").read_text())
+    assert summary["input_2d"] == summary["eval_input_2d"] == "noisy" and summary["scores"] is True
+    table = pd.read_csv(out / "robustness.csv")
+    assert list(table["corruption"]) == ["gt", "jitter_5px", "jitter_40px", "missing_20pct"]
+    assert list(table["kind"]) == ["none", "jitter", "jitter", "missing"] and list(table["level"]) == [0, 5, 40, 0.2]
+    assert (table["experiment"] == "fc_noisy").all() and table["fill"].fillna("").tolist() == ["", "", "", "last"]
+    mpjpe = table.set_index("corruption")["mpjpe"]
+    assert mpjpe["gt"] < mpjpe["jitter_40px"] and mpjpe["jitter_5px"] < mpjpe["jitter_40px"]
+    # scores need a source that has them: the ground truth has none
+    proc = run_stage("train", workspace, "--experiment", "fc_gt_scores")
+    assert proc.returncode != 0
+    assert "data/processed/inputs_2d/gt.npz: has no scores" in proc.stderr
+    assert not (workspace / "data/models/fc_gt_scores").exists()
