@@ -12,13 +12,9 @@ import numpy as np
 import pytest
 
 from pose3d.detections.coco import HEAD_PUSH, coco_to_h36m
-from pose3d.detections.importers import (
-    Slot,
-    assemble,
-    import_detections,
-    parse_image_name,
-    read_detections,
-)
+from pose3d.detections.importers import assemble, import_detections
+from pose3d.detections.parsing import Slot, parse_image_name
+from pose3d.detections.readers import read_detections
 from pose3d.detections.load import DetectionsError
 from pose3d.h36m.skeleton import H36M17, JOINT_NAMES_17
 from pose3d.h36m.vp3d_format import load_2d
