@@ -11,10 +11,14 @@ process on the headline test views, with the settings of params.yaml (``evaluate
 3. **strided, one at a time**: every ``robustness_stride``-th frame, each corruption predicted
    on its own (:func:`predict_frames` with one version);
 4. **sweep**: what ``evaluate@`` runs (:func:`robustness_sweep`), all corruptions of a view
-   batched into one pass.
+   batched into one pass, through the strided (training) twin of a temporal model, which computes
+   only each window's centre frame;
+5. **sweep, whole-sequence form**: the same through the evaluation (dilated) form, which computes
+   every frame of each window (the same numbers, more work).
 
 Prints seconds and ratios against 1: (2)/(3) is the part of the gain from scoring every k-th frame,
-(3)/(4) the part from batching, and (4)/(1) the figure the target is set on (under 3x).
+(3)/(4) the part from batching, (5)/(4) the part from the strided twin, and (4)/(1) the figure the
+target is set on (under 3x).
 Threads: the process's share of the cores (``POSE3D_THREADS``, as the stages).
 """
 from __future__ import annotations
@@ -31,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pose3d.detections.corruptions import perturbations  # noqa: E402
-from pose3d.experiments import (SEQUENCES_CSV, experiment_config, experiment_names, skeleton_for,  # noqa: E402
-                                source_for, split_for, trained_model)
+from pose3d.experiments import (SEQUENCES_CSV, build_experiment_model, experiment_config,  # noqa: E402
+                                experiment_names, skeleton_for, source_for, split_for, trained_model)
 from pose3d.h36m.cameras import get_camera  # noqa: E402
 from pose3d.h36m.vp3d_format import load_2d  # noqa: E402
 from pose3d.models.registry import takes_camera  # noqa: E402
@@ -87,8 +91,8 @@ def main() -> None:
     stride, tta = settings.robustness_stride, settings.tta
     gt_2d, _ = load_2d(ROOT / "data/processed/poses/data_2d_h36m_gt.npz")
     print(f"{len(cases) - 1} corruptions + gt, every {stride}th frame for the sweep, tta {tta}, {threads} threads\n")
-    print(f"{'experiment':22s} {'plain s':>8s} {'per corr.':>10s} {'strided':>8s} {'sweep':>7s} "
-          f"{'sweep/plain':>12s} {'stride gain':>12s} {'batch gain':>11s} {'vs per-corr.':>13s}")
+    print(f"{'experiment':22s} {'plain s':>8s} {'per corr.':>10s} {'strided':>8s} {'sweep':>7s} {'dilated':>8s} "
+          f"{'sweep/plain':>12s} {'stride gain':>12s} {'batch gain':>11s} {'twin gain':>10s} {'vs per-corr.':>13s}")
     ratios = []
     for name in args.experiments or experiment_names(params):
         cfg = experiment_config(params, name)
@@ -100,15 +104,21 @@ def main() -> None:
         device = resolve_device("auto")
         model = model.to(device).eval()
         rf, norm, skeleton = model.receptive_field, cfg.get("norm", "base"), skeleton_for(cfg)
-        common = (model, data, gt_2d, views, cases, rf, device, tta, norm, skeleton)
+        windows = build_experiment_model(cfg, training=True)  # what evaluate@ sweeps with: the strided twin
+        windows.load_state_dict(model.state_dict())
+        windows = windows.to(device).eval()
+        common = (windows, data, gt_2d, views, cases, rf, device, tta, norm, skeleton)
         plain = timed(lambda: score_views(data, views, lambda v: predict_view(model, v, rf, device, tta=tta),
                                           norm, skeleton))
-        naive = timed(lambda: per_corruption(*common)) + plain  # the gt row is the plain evaluation itself
+        dilated = timed(lambda: robustness_sweep(model, data, gt_2d, views, cases, rf, device, tta, norm, skeleton,
+                                                 stride))  # the same sweep through the whole-sequence form
+        naive = timed(lambda: per_corruption(model, *common[1:])) + plain  # the gt row is the plain evaluation itself
         strided = timed(lambda: one_at_a_time(*common, stride))
         sweep = timed(lambda: robustness_sweep(*common[:4], cases, rf, device, tta, norm, skeleton, stride))
         ratios.append(sweep / plain)
-        print(f"{name:22s} {plain:8.1f} {naive:10.1f} {strided:8.1f} {sweep:7.1f} {sweep / plain:11.2f}x "
-              f"{naive / strided:11.2f}x {strided / sweep:10.2f}x {naive / sweep:12.1f}x", flush=True)
+        print(f"{name:22s} {plain:8.1f} {naive:10.1f} {strided:8.1f} {sweep:7.1f} {dilated:8.1f} {sweep / plain:11.2f}x "
+              f"{naive / strided:11.2f}x {strided / sweep:10.2f}x {dilated / sweep:9.2f}x {naive / sweep:12.1f}x",
+              flush=True)
     print(f"\nsweep / plain evaluation: median {np.median(ratios):.2f}x, max {max(ratios):.2f}x (target: under 3x)")
 
 

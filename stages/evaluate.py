@@ -24,7 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from pose3d.detections.corruptions import perturbations
-from pose3d.experiments import experiment_config, skeleton_for, source_for, split_for, trained_model, validation_for
+from pose3d.experiments import (build_experiment_model, experiment_config, skeleton_for, source_for, split_for,
+                                trained_model, validation_for)
 from pose3d.h36m.vp3d_format import load_2d
 from pose3d.training.data import PoseData
 from pose3d.training.holdout import describe
@@ -85,7 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.time() - t0
     t1 = time.time()
     gt_2d, _ = load_2d(POSES / "data_2d_h36m_gt.npz")
-    table = robustness_sweep(model, data, gt_2d, split.tests[split.headline], cases, rf, device, tta=tta, norm=norm,
+    # the sweep predicts single windows: a temporal model's strided twin computes only their centre frames
+    windows = build_experiment_model(cfg, training=True)
+    windows.load_state_dict(model.state_dict())
+    windows = windows.to(device).eval()
+    table = robustness_sweep(windows, data, gt_2d, split.tests[split.headline], cases, rf, device, tta=tta, norm=norm,
                              skeleton=skeleton, stride=settings.robustness_stride)
     table.insert(0, "experiment", args.experiment)
     table.to_csv(out / "robustness.csv", index=False, float_format="%.4f")

@@ -33,8 +33,8 @@ from pose3d.report.qualitative import choose_view, predict_clip
 from pose3d.training.data import PoseData
 from pose3d.params import as_dict
 from stages.common import fail, git_revision, provenance, section, start, write_json
-from pose3d.experiments import (build_experiment_model, experiment_config, experiment_names, skeleton_for, split_for,
-                                trained_model)
+from pose3d.experiments import (build_experiment_model, experiment_config, experiment_names, skeleton_for, source_for,
+                                split_for, trained_model)
 
 OUT = Path("data/reports")
 
@@ -55,10 +55,11 @@ def resolve_experiments(params: dict) -> tuple[dict[str, dict | str], dict[str, 
 
 
 def attach_clips(inputs: ReportInputs, params: dict, settings: ReportSettings, log: logging.Logger) -> None:
-    """Predict one test view per trained experiment (CPU: a single sequence, same bytes every run)."""
+    """Predict one test view per trained experiment (CPU: a single sequence, same bytes every run), on
+    the 2D the experiment is scored on."""
     scoring = section(params, "evaluate", log)
     tta = scoring.tta
-    data = None
+    loaded: dict[tuple, PoseData] = {}  # one per 2D source and score use
     for run in inputs.experiments:
         if run.config_error:
             run.clip_note = f"config error: {run.config_error}"
@@ -69,8 +70,10 @@ def attach_clips(inputs: ReportInputs, params: dict, settings: ReportSettings, l
             run.clip_note = f"{exc}: the train stage of {run.name} failed or has not run"
             continue
         try:
-            if data is None:
-                data = PoseData(POSES)
+            source, scores = source_for(run.config, params, "eval_input_2d"), bool(run.config.get("use_scores"))
+            if (source.name, scores) not in loaded:
+                loaded[source.name, scores] = PoseData(POSES, source.path, scores=scores)
+            data = loaded[source.name, scores]
             split = split_for(run.config, params, data.available)
             views = split.tests.get(run.headline_set) or next(iter(split.tests.values()), [])
             view = choose_view(views, settings.clip_action)

@@ -92,7 +92,7 @@ class Train:
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N; auto is resolved at run time
     epochs: int = 8
-    frame_stride: int = 5
+    frame_stride: int = 10
     batch_size: int = 512
     lr: float = 0.002
     lr_decay: float = 0.8
@@ -140,7 +140,7 @@ class Evaluate:
     checkpoint: Literal["last", "best"] = "last"
     # name -> noise-model settings (pose3d.detections.corruptions); checked there
     robustness: dict[str, Any] = field(default_factory=lambda: {k: dict(v) for k, v in ROBUSTNESS.items()})
-    robustness_stride: int = 10
+    robustness_stride: int = 20
 
 
 @dataclass(frozen=True)

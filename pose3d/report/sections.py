@@ -113,7 +113,7 @@ def robustness_section(inputs: ReportInputs) -> Section:
         sec.missing = (f"No experiment has a {METRICS}/<name>/robustness.csv (evaluate has not run, or ran "
                        f"before it scored corruptions).")
         return sec
-    stride = (inputs.params.get("evaluate") or {}).get("robustness_stride", 10)
+    stride = (inputs.params.get("evaluate") or {}).get("robustness_stride", 20)
     sec.blocks.append(Text(
         "Each experiment is scored again with its 2D input replaced by corrupted copies of the ground-truth 2D "
         "(evaluate.robustness in params.yaml). The corruptions start from the ground truth, not from the 2D an "

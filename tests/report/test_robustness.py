@@ -44,7 +44,7 @@ def test_the_page_has_the_section_after_per_action_with_both_tables_and_the_figu
                                         ("swaps_10pct", "fc_small", "vp_small")):
             assert "best" in column(t, corruption)[best][1] and "best" not in column(t, corruption)[other][1]
     text = page.text("robustness")
-    assert "same inputs" in text and "every 10th frame" in text
+    assert "same inputs" in text and "every 20th frame" in text
     assert "jitter_5px: Gaussian jitter, σ 5 px" in text
     assert "missing_10pct: missing joints, 10 % (fill: interpolate)" in text
     images = page.sections["robustness"]["images"]
