@@ -96,6 +96,8 @@ def check_pose_input(x: torch.Tensor, num_joints: int, min_frames: int, in_chann
     """Fail early, with the shape, on inputs that would otherwise break deep inside a conv."""
     if x.dim() != 4 or x.shape[2] != num_joints or x.shape[3] != in_channels:
         raise ValueError(f"expected input of shape (B, T, {num_joints}, {in_channels}), got {tuple(x.shape)}")
+    if x.shape[1] < min_frames:
+        raise ValueError(f"input has {x.shape[1]} frames, fewer than the receptive field {min_frames}")
 
 
 def check_in_channels(in_channels) -> int:
@@ -103,8 +105,6 @@ def check_in_channels(in_channels) -> int:
     if isinstance(in_channels, bool) or in_channels not in (2, 3):
         raise ValueError(f"in_channels must be 2 (x, y) or 3 (x, y, score), got {in_channels!r}")
     return int(in_channels)
-    if x.shape[1] < min_frames:
-        raise ValueError(f"input has {x.shape[1]} frames, fewer than the receptive field {min_frames}")
 
 
 class TemporalConv(nn.Conv1d):

@@ -21,8 +21,9 @@ def export_inputs(tiny_raw, tiny_poses, tmp_path_factory) -> Inputs:
     for subject in FRAME_SUBJECTS:
         proc = run_stage("frames", ws, "--subject", subject)
         assert proc.returncode == 0, proc.stderr
-    proc = run_stage("priors", ws)
-    assert proc.returncode == 0, proc.stderr
+    for stage, args in (("inputs_2d", ("--source", "noisy")), ("priors", ())):  # the priors' 2D, then the priors
+        proc = run_stage(stage, ws, *args)
+        assert proc.returncode == 0, proc.stderr
     root = Path(ws)
     return Inputs(root / "data/processed/poses", root / "data/processed/frames", root / "data/processed/priors")
 

@@ -151,7 +151,8 @@ def report_ws(tmp_path_factory) -> Path:
     ws = tmp_path_factory.mktemp("report_ws")
     raw = ws / "data/raw/synthetic"
     params = report_params(ws, raw)
-    for stage, args in (("synthesize", ("--out", str(raw))), ("convert", ()), ("frames", ("--subject", "S9"))):
+    for stage, args in (("synthesize", ("--out", str(raw))), ("convert", ()), ("frames", ("--subject", "S9")),
+                        ("inputs_2d", ("--source", "gt"))):  # the 2D the experiments are scored on
         proc = run_stage(stage, ws, *args)
         assert proc.returncode == 0, f"{stage}: {proc.stderr[-2000:]}"
     for seed, name in enumerate(HEADLINE):
