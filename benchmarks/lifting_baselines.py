@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pose3d.experiments import (MODELS_DIR, SEQUENCES_CSV, experiment_config, experiment_names,  # noqa: E402
-                                skeleton_for, source_for, split_for)
+                                experiment_data, skeleton_for, split_for)
 from pose3d.h36m.skeleton import Skeleton  # noqa: E402
 from pose3d.training.data import PoseData, ViewData  # noqa: E402
 from pose3d.training.scoring import score_views  # noqa: E402
@@ -105,10 +105,9 @@ def main() -> None:
     sources: dict[str, PoseData] = {}  # one PoseData per 2D source
 
     def data_of(cfg: dict, key: str) -> PoseData:
-        source = source_for(cfg, params, key)
-        if source.name not in sources:
-            sources[source.name] = PoseData(ROOT / "data/processed/poses", ROOT / source.path)
-        return sources[source.name]
+        if cfg[key] not in sources:  # x, y only: the baselines take no scores
+            sources[cfg[key]] = experiment_data({**cfg, "use_scores": False}, params, key, ROOT)
+        return sources[cfg[key]]
 
     groups: dict[tuple, dict] = {}  # (train views, test views, norm, skeleton, 2D sources) -> its experiments
     missing, skipped, configs = [], [], {}

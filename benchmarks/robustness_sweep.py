@@ -35,14 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pose3d.detections.corruptions import perturbations  # noqa: E402
-from pose3d.experiments import (SEQUENCES_CSV, build_experiment_model, experiment_config,  # noqa: E402
-                                experiment_names, skeleton_for, source_for, split_for, trained_model)
+from pose3d.experiments import (SEQUENCES_CSV, experiment_config, experiment_data, experiment_names,  # noqa: E402
+                                skeleton_for, split_for, trained_model, window_twin)
 from pose3d.h36m.cameras import get_camera  # noqa: E402
 from pose3d.h36m.vp3d_format import load_2d  # noqa: E402
 from pose3d.models.registry import takes_camera  # noqa: E402
 from pose3d.params import section  # noqa: E402
 from pose3d.threads import limit_threads  # noqa: E402
-from pose3d.training.data import PoseData  # noqa: E402
 from pose3d.training.inference import predict_frames, predict_view  # noqa: E402
 from pose3d.training.loop import resolve_device  # noqa: E402
 from pose3d.training.robustness import robustness_sweep  # noqa: E402
@@ -63,8 +62,8 @@ def one_at_a_time(model, data, gt_2d, views, cases, rf, device, tta, norm, skele
         camera = get_camera(subject, cam)
         frames = np.arange(0, n, stride)
         for c in cases:
-            v = data.view_of(subject, key, cam, c.apply(gt, subject, key, cam, (camera.width_px, camera.height_px),
-                                                         data.scores), norm, skeleton)
+            det = c.apply(gt, subject, key, cam, (camera.width_px, camera.height_px), data.scores)
+            (v,) = data.versions(subject, key, cam, [det], norm, skeleton)
             cond = v.camera_condition() if takes_camera(model) else None
             predict_frames(model, v.pose2d[None], frames, rf, device, tta=tta, skeleton=skeleton, camera=cond)
 
@@ -76,7 +75,8 @@ def per_corruption(model, data, gt_2d, views, cases, rf, device, tta, norm, skel
             camera = get_camera(v.subject, v.camera)
             det = c.apply(gt_2d[v.subject][v.key][v.camera][:len(v.pose3d)], v.subject, v.key, v.camera,
                           (camera.width_px, camera.height_px), data.scores)
-            return predict_view(model, data.view_of(v.subject, v.key, v.camera, det, norm, skeleton), rf, device, tta)
+            (w,) = data.versions(v.subject, v.key, v.camera, [det], norm, skeleton)
+            return predict_view(model, w, rf, device, tta)
         score_views(data, views, predict, norm, skeleton)
 
 
@@ -96,17 +96,14 @@ def main() -> None:
     ratios = []
     for name in args.experiments or experiment_names(params):
         cfg = experiment_config(params, name)
-        data = PoseData(ROOT / "data/processed/poses", ROOT / source_for(cfg, params, "eval_input_2d").path,
-                        scores=bool(cfg.get("use_scores")))
+        data = experiment_data(cfg, params, "eval_input_2d", ROOT)
         split = split_for(cfg, params, data.available, ROOT / SEQUENCES_CSV)
         views = split.tests[split.headline]
         model, _ = trained_model(name, cfg)
         device = resolve_device("auto")
         model = model.to(device).eval()
         rf, norm, skeleton = model.receptive_field, cfg.get("norm", "base"), skeleton_for(cfg)
-        windows = build_experiment_model(cfg, training=True)  # what evaluate@ sweeps with: the strided twin
-        windows.load_state_dict(model.state_dict())
-        windows = windows.to(device).eval()
+        windows = window_twin(cfg, model)  # what evaluate@ sweeps with
         common = (windows, data, gt_2d, views, cases, rf, device, tta, norm, skeleton)
         plain = timed(lambda: score_views(data, views, lambda v: predict_view(model, v, rf, device, tta=tta),
                                           norm, skeleton))

@@ -38,10 +38,12 @@ from pose3d.training.loop import OPTIMIZERS, TrainConfig
 from pose3d.training.losses import loss_terms
 from pose3d.training.normalization import MODES
 from pose3d.training.protocols import Split, make_split
+from pose3d.training.data import PoseData
 from pose3d.training.residual import Residual2D
 
-#: convert's table of sequences, with the views it excluded
-SEQUENCES_CSV = Path("data/processed/poses/sequences.csv")
+#: convert's output folder, and its table of sequences with the views it excluded
+POSES_DIR = Path("data/processed/poses")
+SEQUENCES_CSV = POSES_DIR / "sequences.csv"
 #: where train@ writes each experiment's weights
 MODELS_DIR = Path("data/models")
 #: the sections of params.yaml that hold runnable experiments, in the order they are listed
@@ -206,6 +208,14 @@ def source_for(cfg: dict, params: dict, key: str = "input_2d") -> Source2D:
         raise ValueError(f"{key}: {exc.args[0]}") from None
 
 
+def experiment_data(cfg: dict, params: dict, key: str = "input_2d", root: Path = Path(".")) -> PoseData:
+    """The poses with the experiment's 2D source (``key``: ``input_2d`` or ``eval_input_2d``) as network
+    input, its scores as a third channel under ``use_scores``; a clear error when the source's stage
+    has not run or has no scores."""
+    source = source_for(cfg, params, key)
+    return PoseData(Path(root) / POSES_DIR, source.materialised(root), scores=bool(cfg.get("use_scores")))
+
+
 def skeleton_for(cfg: dict) -> Skeleton:
     """The joints the experiment's model lifts (RS-Net: PoseAug's 16)."""
     return model_skeleton(cfg["model"], cfg)
@@ -249,6 +259,15 @@ def build_experiment_model(cfg: dict, training: bool) -> nn.Module:
         params["strided"] = training
     model = build_model(name, params)
     return Residual2D(model) if cfg.get("norm", "base") == "lcn" else model
+
+
+def window_twin(cfg: dict, model: nn.Module) -> nn.Module:
+    """``model``'s training form with its weights, in evaluation mode on its device: for single
+    windows a temporal model's strided twin computes only the centre frame (the sweep's form)."""
+    twin = build_experiment_model(cfg, training=True)
+    twin.load_state_dict(model.state_dict())
+    device = next(model.parameters()).device
+    return twin.to(device).eval()
 
 
 def trained_model(name: str, cfg: dict, which: str = "last") -> tuple[nn.Module, Checkpoint]:

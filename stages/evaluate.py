@@ -24,10 +24,9 @@ from pathlib import Path
 import pandas as pd
 
 from pose3d.detections.corruptions import perturbations
-from pose3d.experiments import (build_experiment_model, experiment_config, skeleton_for, source_for, split_for,
-                                trained_model, validation_for)
+from pose3d.experiments import (experiment_config, experiment_data, skeleton_for, split_for, trained_model,
+                                validation_for, window_twin)
 from pose3d.h36m.vp3d_format import load_2d
-from pose3d.training.data import PoseData
 from pose3d.training.holdout import describe
 from pose3d.training.inference import predict_view
 from pose3d.training.loop import resolve_device
@@ -44,13 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     tta = settings.tta
     try:
         cfg = experiment_config(params, args.experiment)
-        source = source_for(cfg, params, "eval_input_2d")
         cases = perturbations(settings.robustness)
-        if not source.path.is_file():
-            raise ValueError(f"{source.path}: missing (run the inputs_2d@{source.name} stage first)")
-        data = PoseData(POSES, source.path, scores=bool(cfg.get("use_scores")))
+        data = experiment_data(cfg, params, "eval_input_2d")
         split, val_subjects = validation_for(cfg, params, split_for(cfg, params, data.available))
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, OSError) as exc:
         fail(log, f"experiment {args.experiment!r}: {exc}")
     try:
         model, checkpoint = trained_model(args.experiment, cfg, settings.checkpoint)
@@ -77,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     write_json(out / "eval.json", {
         **summaries[split.headline], "headline_set": split.headline, "test_sets": summaries, "tta": tta,
         "checkpoint": checkpoint.which, "checkpoint_epoch": checkpoint.epoch, "epochs": checkpoint.epochs,
-        "selection": describe(split, val_subjects), "input_2d": cfg["input_2d"], "eval_input_2d": source.name,
+        "selection": describe(split, val_subjects), "input_2d": cfg["input_2d"], "eval_input_2d": cfg["eval_input_2d"],
         "scores": data.scores, "joints": len(skeleton.parents),
         "aggregation": "mean over action groups (frame-pooled: *_pooled)",
     })
@@ -86,11 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.time() - t0
     t1 = time.time()
     gt_2d, _ = load_2d(POSES / "data_2d_h36m_gt.npz")
-    # the sweep predicts single windows: a temporal model's strided twin computes only their centre frames
-    windows = build_experiment_model(cfg, training=True)
-    windows.load_state_dict(model.state_dict())
-    windows = windows.to(device).eval()
-    table = robustness_sweep(windows, data, gt_2d, split.tests[split.headline], cases, rf, device, tta=tta, norm=norm,
+    table = robustness_sweep(window_twin(cfg, model), data, gt_2d, split.tests[split.headline], cases, rf, device, tta=tta, norm=norm,
                              skeleton=skeleton, stride=settings.robustness_stride)
     table.insert(0, "experiment", args.experiment)
     table.to_csv(out / "robustness.csv", index=False, float_format="%.4f")

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg, ds = section(params, "priors", log), section(params, "dataset", log)
     source = cfg.input_2d
     try:
-        source_file = Source2D.from_params(params, source).path
+        spec = Source2D.from_params(params, source)
         threshold = cfg.ransac_threshold_px if cfg.ransac else None
         settings = TriangulationSettings(threshold, cfg.camera_weights)
         settings.weights(len(CAMERA_IDS))
@@ -56,8 +56,10 @@ def main(argv: list[str] | None = None) -> None:
 
     if not (POSES / "data_3d_h36m.npz").is_file():
         fail(log, f"{POSES / 'data_3d_h36m.npz'}: missing (run the convert stage first)")
-    if not source_file.is_file():
-        fail(log, f"{source_file}: missing (run the inputs_2d@{source} stage first)")
+    try:
+        source_file = spec.materialised()
+    except FileNotFoundError as exc:
+        fail(log, str(exc))
     try:
         excluded = read_exclusions(POSES / SEQUENCES_CSV)
     except SequencesCsvError as exc:

@@ -28,13 +28,13 @@ from pathlib import Path
 from pose3d.io.atomic import replacing_dir
 from pose3d.models import count_parameters
 from pose3d.report import ReportSettings, assemble, collect_inputs, write_report
-from pose3d.report.inputs import POSES, ReportInputs
+from pose3d.report.inputs import ReportInputs
 from pose3d.report.qualitative import choose_view, predict_clip
 from pose3d.training.data import PoseData
 from pose3d.params import as_dict
 from stages.common import fail, git_revision, provenance, section, start, write_json
-from pose3d.experiments import (build_experiment_model, experiment_config, experiment_names, skeleton_for, source_for,
-                                split_for, trained_model)
+from pose3d.experiments import (build_experiment_model, experiment_config, experiment_data, experiment_names,
+                                skeleton_for, split_for, trained_model)
 
 OUT = Path("data/reports")
 
@@ -70,10 +70,10 @@ def attach_clips(inputs: ReportInputs, params: dict, settings: ReportSettings, l
             run.clip_note = f"{exc}: the train stage of {run.name} failed or has not run"
             continue
         try:
-            source, scores = source_for(run.config, params, "eval_input_2d"), bool(run.config.get("use_scores"))
-            if (source.name, scores) not in loaded:
-                loaded[source.name, scores] = PoseData(POSES, source.path, scores=scores)
-            data = loaded[source.name, scores]
+            which = (run.config["eval_input_2d"], bool(run.config.get("use_scores")))
+            if which not in loaded:
+                loaded[which] = experiment_data(run.config, params, "eval_input_2d")
+            data = loaded[which]
             split = split_for(run.config, params, data.available)
             views = split.tests.get(run.headline_set) or next(iter(split.tests.values()), [])
             view = choose_view(views, settings.clip_action)

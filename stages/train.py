@@ -17,10 +17,9 @@ from pathlib import Path
 
 import torch
 
-from pose3d.experiments import (build_experiment_model, experiment_config, init_spec, initialise, skeleton_for,
-                                source_for, split_for, train_config, validation_for)
+from pose3d.experiments import (build_experiment_model, experiment_config, experiment_data, init_spec, initialise,
+                                skeleton_for, split_for, train_config, validation_for)
 from pose3d.training.batching import WindowBatcher
-from pose3d.training.data import PoseData
 from pose3d.training.distributed import DistInfo, from_env, launched, setup, teardown
 from pose3d.training.holdout import describe
 from pose3d.models.registry import takes_camera
@@ -63,10 +62,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
     try:
-        source = source_for(cfg, params)
-        if not source.path.is_file():
-            raise ValueError(f"{source.path}: missing (run the inputs_2d@{source.name} stage first)")
-        data = PoseData(POSES, source.path, scores=bool(cfg.get("use_scores")))
+        data = experiment_data(cfg, params)
         split, val_subjects = validation_for(cfg, params, split_for(cfg, params, data.available))
         torch.manual_seed(int(cfg.get("seed", 0)))  # same initial weights every run
         model = build_experiment_model(cfg, training=True)
@@ -83,7 +79,7 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
     val_views = validation_views(split, int(cfg.get("val_max_views", 64)))
     val = data.views(val_views, norm, skeleton) if info.is_main else []
     log.info("%s: %s, %d training examples from %s 2D%s, receptive field %d, device %s%s", name, cfg["model"],
-             len(batcher), source.name, " with scores" if data.scores else "", rf, device,
+             len(batcher), cfg["input_2d"], " with scores" if data.scores else "", rf, device,
              f", rank {info.rank} of {info.world}" if info.active else "")
     selection = describe(split, val_subjects)
     log.info("%s: %s", name, selection)
@@ -97,7 +93,7 @@ def train(name: str, cfg: dict, params: dict, info: DistInfo, log) -> None:
         return view_mpjpe_mm(eval_model.to(device), val, rf, device)
 
     # what makes two runs the same run: a checkpoint with any other identity is never resumed
-    identity = {"experiment": cfg, "inputs": {**file_digests(POSES), "input_2d": file_digest(source.path)},
+    identity = {"experiment": cfg, "inputs": {**file_digests(POSES), "input_2d": file_digest(data.source)},
                 "code": code_digests(),
                 "split": {"train": split.train, "validation": split.validation}}  # the test views are evaluate's alone
     if loaded is not None:  # other starting weights make another run

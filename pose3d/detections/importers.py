@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pose3d.detections.load import save_2d
+from pose3d.detections.load import save_2d, vp3d_metadata
 from pose3d.detections.parsing import Detections, Slot, existing, fail
 from pose3d.detections.readers import FORMATS, NUM_JOINTS, read_detections
 from pose3d.h36m.cameras import CAMERA_IDS
-from pose3d.h36m.skeleton import H36M17
 from pose3d.h36m.vp3d_format import load_3d
 
 __all__ = ["FORMATS", "Summary", "assemble", "import_detections", "metadata", "mocap_lengths"]
@@ -108,13 +107,7 @@ def assemble(dets: Detections, lengths: Mapping[str, Mapping[str, int]] | None =
 
 def metadata(fmt: str, path: Path) -> dict:
     """``metadata`` of the written file: Human3.6M-17 layout with scores, and where it came from."""
-    return {
-        "layout_name": "h36m",
-        "num_joints": NUM_JOINTS,
-        "keypoints_symmetry": [list(H36M17.joints_left), list(H36M17.joints_right)],
-        "scores": True,
-        "source": f"{fmt}:{Path(path).name}",
-    }
+    return vp3d_metadata(True, f"{fmt}:{Path(path).name}")
 
 
 def import_detections(fmt: str, path: Path, out: Path, annotations: Path | None = None,

@@ -27,7 +27,8 @@ class DetectionsError(ValueError):
     """An imported detections file that cannot serve as 2D input; the message names the file."""
 
 
-def _listing(items: list[str], limit: int = 8) -> str:
+def listing(items: list[str], limit: int = 8) -> str:
+    """The first ``limit`` items, then how many more: error messages stay one readable line."""
     head = ", ".join(items[:limit])
     return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
@@ -57,10 +58,10 @@ def load_detections(path: Path, frames: Mapping[str, Mapping[str, int]], num_cam
         )
     missing_s = [s for s in frames if s not in positions]
     if missing_s:
-        raise DetectionsError(f"{path}: has no subject {_listing(missing_s)} (file has {_listing(sorted(positions))})")
+        raise DetectionsError(f"{path}: has no subject {listing(missing_s)} (file has {listing(sorted(positions))})")
     missing_a = [f"{s}/{a}" for s, acts in frames.items() for a in acts if a not in positions[s]]
     if missing_a:
-        raise DetectionsError(f"{path}: has no action {_listing(missing_a)}")
+        raise DetectionsError(f"{path}: has no action {listing(missing_a)}")
     out: Positions2D = {}
     problems, widths = [], set()
     for s, acts in frames.items():
@@ -82,10 +83,17 @@ def load_detections(path: Path, frames: Mapping[str, Mapping[str, int]], num_cam
                     widths.add(v.shape[2])
             out[s][a] = kept
     if problems:
-        raise DetectionsError(f"{path}: {_listing(problems, 5)}")
+        raise DetectionsError(f"{path}: {listing(problems, 5)}")
     if len(widths) > 1:
         raise DetectionsError(f"{path}: some arrays have scores (N, 17, 3) and some do not (N, 17, 2)")
     return out
+
+
+def vp3d_metadata(scores: bool, source: str) -> dict:
+    """``metadata`` of a written 2D file: VideoPose3D's 17-joint keys, whether it has scores, where it came from."""
+    return {"layout_name": "h36m", "num_joints": H36M17.num_joints,
+            "keypoints_symmetry": [list(H36M17.joints_left), list(H36M17.joints_right)],
+            "scores": scores, "source": source}
 
 
 def save_2d(path: Path, positions: Mapping, metadata: Mapping) -> None:

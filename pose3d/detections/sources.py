@@ -16,16 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from pose3d.detections.fill import check_fill, fill_missing
-from pose3d.detections.load import DetectionsError, Positions2D, frame_counts, load_detections
+from pose3d.detections.load import DetectionsError, Positions2D, frame_counts, listing, load_detections, vp3d_metadata
 from pose3d.detections.noise import NoiseParams, noisy_positions_2d
 from pose3d.h36m.cameras import get_camera
-from pose3d.h36m.skeleton import H36M17
-from pose3d.h36m.vp3d_format import load_2d
 
 INPUTS_DIR = Path("data/processed/inputs_2d")
 KEYS = ("file", "noise", "scores", "fill")
-#: VideoPose3D's left/right joint lists of the 17-joint layout (its metadata key)
-SYMMETRY = [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +57,13 @@ class Source2D:
         """Where the materialised source lies."""
         return INPUTS_DIR / f"{self.name}.npz"
 
+    def materialised(self, root: Path = Path(".")) -> Path:
+        """:attr:`path` under ``root``, or FileNotFoundError saying which stage makes it (for every reader)."""
+        path = Path(root) / self.path
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.path}: missing (run the inputs_2d@{self.name} stage first)")
+        return path
+
     def describe(self) -> str:
         how = [str(self.file)]
         if self.noise is not None:
@@ -81,26 +84,16 @@ def materialise(source: Source2D, positions_3d: Mapping[str, Mapping[str, np.nda
              for s, acts in views.items() for a, vs in acts.items() for c, v in enumerate(vs)
              if np.isnan(v[..., :2]).any()]
     if holes and source.fill is None:
-        raise DetectionsError(f"{source.file}: missing joints (NaN) in {', '.join(holes[:5])}"
-                              f"{f' and {len(holes) - 5} more' if len(holes) > 5 else ''}; "
+        raise DetectionsError(f"{source.file}: missing joints (NaN) in {listing(holes, 5)}; "
                               f"set inputs_2d.{source.name}.fill (zero | interpolate | last)")
     if holes:
         views = {s: {a: [fill_missing(v, source.fill, _size(s, c)) for c, v in enumerate(vs)] for a, vs in acts.items()}
                  for s, acts in views.items()}
     widths = {v.shape[-1] for acts in views.values() for vs in acts.values() for v in vs}
-    metadata = {"layout_name": "h36m", "num_joints": H36M17.num_joints, "keypoints_symmetry": SYMMETRY,
-                "scores": widths == {3}, "source": source.describe()}
-    return views, metadata
+    return views, vp3d_metadata(widths == {3}, source.describe())
 
 
 def _size(subject: str, camera: int) -> tuple[int, int]:
     cam = get_camera(subject, camera)
     return cam.width_px, cam.height_px
 
-
-def load_source(path: Path) -> tuple[Positions2D, dict]:
-    """A materialised source: (positions, metadata); a clear error when the stage has not run."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing (run the inputs_2d stage of this source first)")
-    return load_2d(path)

@@ -98,33 +98,34 @@ class PoseData:
     def view(self, subject: str, key: str, camera: int, norm: str = "base", skeleton: Skeleton = H36M17) -> ViewData:
         """One view's examples; ``skeleton`` (H36M17 or PoseAug's H36M16) picks the joints."""
         n = self.positions_3d[subject][key].shape[0]
-        return self.view_of(subject, key, camera, self.detections(subject, key, camera)[:n], norm, skeleton)
+        det = self.positions_2d[subject][key][camera][:n]  # 2D may run longer than the mocap
+        return self.versions(subject, key, camera, [det], norm, skeleton)[0]
 
-    def detections(self, subject: str, key: str, camera: int) -> np.ndarray:
-        """The source's 2D of one view, pixels (N, 17, 2 or 3); may run longer than the mocap."""
-        return self.positions_2d[subject][key][camera]
-
-    def view_of(self, subject: str, key: str, camera: int, det: np.ndarray, norm: str = "base",
-                skeleton: Skeleton = H36M17) -> ViewData:
-        """The view with ``det`` (N, 17, 2 or 3 pixels) as its 2D input: a corrupted copy, say."""
+    def versions(self, subject: str, key: str, camera: int, dets: list[np.ndarray], norm: str = "base",
+                 skeleton: Skeleton = H36M17) -> list[ViewData]:
+        """The view once per 2D input of ``dets`` (each (N, 17, 2 or 3) pixels: corrupted copies, say);
+        the camera-frame targets are computed once for all of them."""
         if skeleton.name not in JOINTS_FROM_17:
             raise ValueError(f"no lifting data for skeleton {skeleton.name!r}; have {', '.join(JOINTS_FROM_17)}")
         joints = list(JOINTS_FROM_17[skeleton.name])
         cam = get_camera(subject, camera)
         world_m = self.positions_3d[subject][key]
         cam_m = world_to_camera(to_17(world_m).astype(np.float64) * 1000, cam) / 1000
-        sample = normalize(det[..., :2], cam_m, cam, norm)
-        pose2d = sample.inputs_2d
-        if self.scores:
-            pose2d = np.concatenate([pose2d, det[..., 2:3]], axis=-1)
-        return ViewData(
-            subject, key, camera,
-            pose2d=np.ascontiguousarray(pose2d[:, joints], dtype=np.float32),
-            pose3d=np.ascontiguousarray(sample.target_3d[:, joints], dtype=np.float32),
-            root=cam_m[:, 0].astype(np.float32),
-            norm=norm, params=sample.params, intrinsics=intrinsics(cam),
-            skeleton=skeleton, size_px=(cam.width_px, cam.height_px),
-        )
+        out = []
+        for det in dets:
+            sample = normalize(det[..., :2], cam_m, cam, norm)
+            pose2d = sample.inputs_2d
+            if self.scores:
+                pose2d = np.concatenate([pose2d, det[..., 2:3]], axis=-1)
+            out.append(ViewData(
+                subject, key, camera,
+                pose2d=np.ascontiguousarray(pose2d[:, joints], dtype=np.float32),
+                pose3d=np.ascontiguousarray(sample.target_3d[:, joints], dtype=np.float32),
+                root=cam_m[:, 0].astype(np.float32),
+                norm=norm, params=sample.params, intrinsics=intrinsics(cam),
+                skeleton=skeleton, size_px=(cam.width_px, cam.height_px),
+            ))
+        return out
 
     def views(self, selection: list[View], norm: str = "base", skeleton: Skeleton = H36M17) -> list[ViewData]:
         return [self.view(*v, norm=norm, skeleton=skeleton) for v in selection]

@@ -42,8 +42,8 @@ def robustness_sweep(model: nn.Module, data: PoseData, gt_2d: dict, views: list[
         gt = gt_2d[subject][key][cam][:n]
         camera = get_camera(subject, cam)
         size = (camera.width_px, camera.height_px)
-        versions = [data.view_of(subject, key, cam, c.apply(gt, subject, key, cam, size, data.scores), norm, skeleton)
-                    for c in cases]
+        versions = data.versions(subject, key, cam, [c.apply(gt, subject, key, cam, size, data.scores) for c in cases],
+                                 norm, skeleton)
         frames = np.arange(0, n, stride)
         cond = versions[0].camera_condition() if takes_camera(model) else None
         preds = predict_frames(model, np.stack([v.pose2d for v in versions]), frames, receptive_field, device,
