@@ -1,12 +1,15 @@
 """DVC stage ``report``: one offline HTML page (and markdown) over every experiment of params.yaml.
 
 Reads ``report`` (compare, clip_action, clip_frames, clip_stride, worst_frames,
-crop_samples), the experiment entries, ``dataset`` and ``evaluate.tta``; inputs are
-whatever the other stages wrote: ``data/processed/`` (sequences, priors, frames),
-``data/metrics/`` (eval.json, per_action.csv, per_joint.csv, DVCLive curves, priors.json)
-and ``data/models/<name>/`` (config.json; best.pt for the skeleton renders, predicted on
-the CPU). Absent inputs become notes in the report, not errors. Writes ``data/reports/``
-(``index.html``, ``report.md``, figures) and ``data/reports.provenance.json``.
+crop_samples), the experiment entries, ``image_experiments``, ``detect``, ``inputs_2d``,
+``dataset`` and ``evaluate.tta``; inputs are whatever the other stages wrote:
+``data/processed/`` (sequences, priors, frames), ``data/metrics/`` (eval.json,
+per_action.csv, per_joint.csv, DVCLive curves, priors.json; an image experiment's
+samples.npz and detect.json) and ``data/models/<name>/`` (config.json; best.pt for the
+skeleton renders of the lifting experiments, predicted on the CPU; image experiments are
+read from their metrics only, no network is built for them). Absent inputs become notes
+in the report, not errors. Writes ``data/reports/`` (``index.html``, ``report.md``,
+figures) and ``data/reports.provenance.json``.
 
 ``--compare REV`` (or ``report.compare``) adds what changed against a git revision or DVC
 experiment, from ``dvc params diff --json`` and ``dvc metrics diff --json``: the only DVC
@@ -141,8 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     with replacing_dir(args.out) as tmp:
         sizes = write_report(report, tmp)
     seconds = time.time() - t0
-    log.info("report: %d experiments (%d evaluated), %d files, index.html %.0f KB, in %.1f s -> %s",
-             len(inputs.experiments), sum(r.evaluated for r in inputs.experiments), len(sizes),
+    log.info("report: %d experiments (%d evaluated), %d image experiments (%d evaluated), %d files, index.html "
+             "%.0f KB, in %.1f s -> %s", len(inputs.experiments), sum(r.evaluated for r in inputs.experiments),
+             len(inputs.image_experiments), sum(r.evaluated for r in inputs.image_experiments), len(sizes),
              sizes["index.html"] / 1024, seconds, args.out / "index.html")
     write_json(args.out.with_name(args.out.name + ".provenance.json"),
                provenance(device="cpu", seconds=seconds, compare=rev, files=sizes, problems=inputs.problems))

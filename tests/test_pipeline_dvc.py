@@ -48,12 +48,23 @@ TINY_PHASES = {
                         "init_from": {"include": ["LocalLayer_*", "GlobalInfo.*"]}},
     "rie_tiny_finetune": {**ON_GT, "from": "rie_tiny_fusion", "lr": 0.001},
 }
+#: image experiments at seconds-size (32 px input, 8x8 maps), and a lifter on the detector's output
+IMAGE_TINY = {"resnet": 18, "input_size": 32, "head_filters": 16, "epochs": 1, "batch_size": 16, "frame_stride": 2,
+              "workers": 0, "val_max_crops": 16, "device": "cpu"}
+TINY_IMAGE_EXPERIMENTS = {"kp2d_tiny": {"model": "keypoints2d", **IMAGE_TINY},
+                          "integral_tiny": {"model": "integral", "depth_bins": 8, **IMAGE_TINY}}
+TINY_EXPERIMENTS["fc_det_tiny"] = {"model": "fc", "input_2d": "kp2d_tiny", "eval_input_2d": "kp2d_tiny",
+                                   "use_scores": True, "loss": "l1"}
+ON_DETECTIONS = {"train@fc_det_tiny", "evaluate@fc_det_tiny"}
 EXPORT_FORMATS = ["videopose3d", "learnable_triangulation"]  # one that links files, one that writes images
 EXPORTS = {f"export@{f}" for f in EXPORT_FORMATS}
 TRAINING = ({f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
             | {f"{s}@{e}" for s in ("train_phase", "evaluate_phase") for e in TINY_PHASES})
 SOURCES = {"inputs_2d@gt", "inputs_2d@noisy"}  # the ground truth for the models, noisy 2D for the priors
-STAGES = {"synthesize", "convert", "priors", "frames@S9"} | SOURCES | TRAINING | EXPORTS
+IMAGES = {f"{s}@{e}" for s in ("train_image", "evaluate_image") for e in TINY_IMAGE_EXPERIMENTS}
+DETECTION = {"detect@kp2d_tiny", "inputs_2d@kp2d_tiny"}
+FRAMES = {"frames@S1", "frames@S9"}
+STAGES = {"synthesize", "convert", "priors"} | FRAMES | SOURCES | TRAINING | EXPORTS | IMAGES | DETECTION
 
 
 def sh(ws, *args, check=True) -> subprocess.CompletedProcess:
@@ -89,8 +100,13 @@ def repo(tmp_path_factory):
     shutil.copy(ROOT / ".gitignore", ws / ".gitignore")
     params = write_params(ws, synthesize={"profile": "tiny"}, train=TINY_TRAIN,
                           dataset={"subjects": ["S1", "S9"], "train_subjects": ["S1"], "test_subjects": ["S9"]})
-    params["synthesize"]["videos"] = {"enabled": True, "subjects": ["S9"], "actions": ["Walking"], "scale": 0.25}
-    params["frames"]["subjects"] = ["S9"]
+    params["synthesize"]["videos"] = {"enabled": True, "subjects": ["S1", "S9"], "actions": ["Walking"], "scale": 0.25}
+    params["frames"]["subjects"] = ["S1", "S9"]
+    params["image_experiments"] = TINY_IMAGE_EXPERIMENTS
+    params["detect"] = {**params["detect"], "experiments": ["kp2d_tiny"], "workers": 1, "batch_size": 64}
+    params["inputs_2d"] = {"gt": params["inputs_2d"]["gt"], "noisy": params["inputs_2d"]["noisy"],
+                           "kp2d_tiny": {"file": "data/processed/detections/data_2d_h36m_kp2d_tiny.npz",
+                                         "partial": True, "fill": "interpolate"}}
     params["experiments"] = TINY_EXPERIMENTS
     params["phases"] = TINY_PHASES
     params["export"]["formats"] = EXPORT_FORMATS
@@ -222,11 +238,15 @@ def test_evaluate_param_reruns_evaluations_only(repo):
     assert ran(dvc(repo, "repro")) == {s for s in TRAINING if s.startswith("evaluate")}
 
 
-def test_frames_param_reruns_frames_only(repo):
+def test_frames_crop_reruns_the_image_stages_and_no_lifting_on_ground_truth(repo):
     dvc(repo, "repro")
     assert (repo / "data/processed/frames/S9/index.csv").is_file()
-    set_param(repo, "frames", "crop", 128)
-    assert ran(dvc(repo, "repro")) == {"frames@S9"} | EXPORTS  # the exports read every frames folder
+    set_param(repo, "frames", "crop", 64)
+    proc = ran(dvc(repo, "repro"))
+    # the exports read every frames folder; the image models train on the crops, and the detector's
+    # new weights make new detections for the lifter that reads them
+    assert proc >= FRAMES | EXPORTS | IMAGES | {"detect@kp2d_tiny"}
+    assert proc <= FRAMES | EXPORTS | IMAGES | DETECTION | ON_DETECTIONS
     set_param(repo, "frames", "workers", 1)  # how, not what: not a parameter of the stage
     assert ran(dvc(repo, "repro")) == set()
 
@@ -268,8 +288,8 @@ def test_real_archive_configured_generates_no_synthetic_data(repo, tmp_path):
     set_param(repo, "dataset", "source", "real")
     set_param(repo, "dataset", "raw_dir", str(external))
     proc = dvc(repo, "repro")
-    # the same poses: nothing else runs but the exports, which read the frames (frames records its video paths)
-    assert ran(proc) == {"synthesize", "convert", "frames@S9"} | EXPORTS
+    # the same poses: nothing else runs but what reads the frames or the videos (frames records its video paths)
+    assert ran(proc) - IMAGES - DETECTION - ON_DETECTIONS == {"synthesize", "convert"} | FRAMES | EXPORTS
     assert [p.name for p in (repo / "data/raw/synthetic").iterdir()] == ["NOT_GENERATED.txt"]
     assert (repo / "data/processed/poses/data_3d_h36m.npz").is_file()
     set_param(repo, "dataset", "source", "synthetic")

@@ -19,9 +19,10 @@ from pose3d.detections.fill import check_fill, fill_missing
 from pose3d.detections.load import DetectionsError, Positions2D, frame_counts, listing, load_detections, vp3d_metadata
 from pose3d.detections.noise import NoiseParams, noisy_positions_2d
 from pose3d.h36m.cameras import get_camera
+from pose3d.h36m.vp3d_format import load_2d
 
 INPUTS_DIR = Path("data/processed/inputs_2d")
-KEYS = ("file", "noise", "scores", "fill")
+KEYS = ("file", "noise", "scores", "fill", "partial")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Source2D:
     noise: NoiseParams | None = None
     scores: bool = False  # with noise: a confidence column from the noise model
     fill: str | None = None  # rule for NaN joints (pose3d.detections.fill); None: NaN is an error
+    partial: bool = False  # the file may hold only some sequences (detections of the videos there are)
 
     @classmethod
     def from_params(cls, params: Mapping, name: str) -> Source2D:
@@ -50,7 +52,7 @@ class Source2D:
         if scores and noise is None:
             raise ValueError(f"inputs_2d.{name}: scores come from the noise model; give 'noise' or drop 'scores'")
         fill = check_fill(cfg["fill"]) if cfg.get("fill") is not None else None
-        return cls(name, Path(cfg["file"]), noise, scores, fill)
+        return cls(name, Path(cfg["file"]), noise, scores, fill, bool(cfg.get("partial", False)))
 
     @property
     def path(self) -> Path:
@@ -71,13 +73,19 @@ class Source2D:
                        f"swaps {self.noise.swap_prob:g}, seed {self.noise.seed}" + (", scores" if self.scores else ""))
         if self.fill:
             how.append(f"fill {self.fill}")
+        if self.partial:
+            how.append("the sequences it holds")
         return "; ".join(how)
 
 
 def materialise(source: Source2D, positions_3d: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[Positions2D, dict]:
     """The 2D of every sequence of ``positions_3d``, checked and truncated to the mocap, noised
-    and filled as ``source`` says; with the metadata to write beside it."""
-    views = load_detections(source.file, frame_counts(positions_3d))
+    and filled as ``source`` says; with the metadata to write beside it. A ``partial`` source covers
+    the sequences its file holds (each still checked: every camera, at least as long as the mocap)."""
+    counts = frame_counts(positions_3d)
+    if source.partial:
+        counts = held_sequences(source.file, counts)
+    views = load_detections(source.file, counts)
     if source.noise is not None:
         views = noisy_positions_2d(views, source.noise, scores=source.scores)
     holes = [f"{s}/{a} camera {c}: {int(np.isnan(v[..., :2]).any(-1).sum())} joints"
@@ -91,6 +99,19 @@ def materialise(source: Source2D, positions_3d: Mapping[str, Mapping[str, np.nda
                  for s, acts in views.items()}
     widths = {v.shape[-1] for acts in views.values() for vs in acts.values() for v in vs}
     return views, vp3d_metadata(widths == {3}, source.describe())
+
+
+def held_sequences(path: Path, counts: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """The part of ``counts`` ({subject: {action: frames}}) that the 2D file ``path`` has; an error when nothing."""
+    try:
+        positions, _ = load_2d(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DetectionsError(f"{path}: not a VideoPose3D 2D file ({type(exc).__name__}: {exc})") from None
+    held = {s: {a: n for a, n in acts.items() if a in positions.get(s, {})} for s, acts in counts.items()}
+    held = {s: acts for s, acts in held.items() if acts}
+    if not held:
+        raise DetectionsError(f"{path}: holds none of the mocap's sequences")
+    return held
 
 
 def _size(subject: str, camera: int) -> tuple[int, int]:

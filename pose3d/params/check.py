@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pose3d.params.schema import EXPERIMENT_SECTIONS, INPUT_SECTIONS, SECTIONS
+from pose3d.params.schema import EXPERIMENT_SECTIONS, IMAGE_SECTIONS, INPUT_SECTIONS, SECTIONS
 
 
 class ParamsError(ValueError):
@@ -38,7 +38,7 @@ def section(params: Mapping | None, name: str, source: str | Path = "params.yaml
 def check_params(params: Mapping | None, source: str | Path = "params.yaml") -> dict[str, Any]:
     """Every section of a whole params file (experiment entries excepted), and no unknown section."""
     params = params or {}
-    known = [*SECTIONS, *INPUT_SECTIONS, *EXPERIMENT_SECTIONS]
+    known = [*SECTIONS, *INPUT_SECTIONS, *EXPERIMENT_SECTIONS, *IMAGE_SECTIONS]
     problems = [_unknown(k, known, "section") for k in params if k not in known]
     if problems:
         raise ParamsError(f"{source}: " + "; ".join(problems))

@@ -33,7 +33,7 @@ class Videos:
     """``synthesize.videos``: the sequences that also get rendered videos and masks."""
 
     enabled: bool = True
-    subjects: tuple[str, ...] | Literal["all"] = ("S1", "S9")
+    subjects: tuple[str, ...] | Literal["all"] = "all"
     actions: tuple[str, ...] | Literal["all"] = ("Directions", "Walking")
     cameras: tuple[int | str, ...] = (0, 1, 2, 3)  # indices 0..3 or camera ids
     scale: float = 0.25
@@ -60,10 +60,10 @@ class Convert:
 
 @dataclass(frozen=True)
 class Frames:
-    subjects: tuple[str, ...] = ("S1", "S9")  # what dvc.yaml's foreach runs over
+    subjects: tuple[str, ...] = ALL_SUBJECTS  # what dvc.yaml's foreach runs over
     every_n: int = 5
-    test_every_n: int = 64
-    crop: int = 256
+    test_every_n: int = 16
+    crop: int = 128
     margin: float = 0.1
     joints_margin: float = 0.25
     undistort: bool = False
@@ -144,6 +144,17 @@ class Evaluate:
 
 
 @dataclass(frozen=True)
+class Detect:
+    """``detect@<experiment>``: a keypoints2d experiment over every video frame (pose3d.images.detect)."""
+
+    experiments: tuple[str, ...] = ("kp2d_r18",)  # entries of image_experiments with model keypoints2d
+    flip_test: bool = False
+    batch_size: int = 128
+    workers: int | None = None
+    dask_address: str | None = None
+
+
+@dataclass(frozen=True)
 class Report:
     compare: str | None = field(default=None, metadata=NAME)  # git revision or DVC experiment
     clip_action: str = "Walking"
@@ -194,10 +205,13 @@ SECTIONS: dict[str, type] = {
     "export": Export,
     "train": Train,
     "evaluate": Evaluate,
+    "detect": Detect,
     "report": Report,
 }
 #: top-level sections whose entries are checked elsewhere (pose3d/experiments.py); ``phases`` are
 #: experiments that continue another one's weights (``from``)
 EXPERIMENT_SECTIONS = ("experiments", "phases", "extra_experiments", "extra_phases")
+#: image experiments, checked by pose3d.images.config
+IMAGE_SECTIONS = ("image_experiments", "extra_image_experiments")
 #: the named 2D sources, checked by pose3d.detections.sources
 INPUT_SECTIONS = ("inputs_2d",)

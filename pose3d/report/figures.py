@@ -60,9 +60,9 @@ def curves_figure(runs: Sequence[ExperimentRun]) -> Image | None:
 
 
 def per_joint_figure(runs: Sequence[ExperimentRun]) -> Image | None:
-    """MPJPE of each of the 17 joints, one bar per experiment."""
+    """MPJPE of each of the 17 joints, one bar per experiment (a 2D detector's per_joint.csv has no MPJPE)."""
     tables = [(i, r, r.rows_of(r.per_joint)) for i, r in enumerate(runs)]
-    tables = [(i, r, t) for i, r, t in tables if t is not None and len(t)]
+    tables = [(i, r, t) for i, r, t in tables if t is not None and len(t) and "mpjpe" in t.columns]
     if not tables:
         return None
     joints = list(JOINT_NAMES_17)

@@ -139,6 +139,7 @@ class ReportInputs:
     experiments: list[ExperimentRun]
     priors: PriorsInputs | None
     frames: list[SubjectFrames]
+    image_experiments: list = field(default_factory=list)  # pose3d.report.image_runs.ImageRun, params order
     problems: list[str] = field(default_factory=list)
     git_revision: str = "unknown"
     versions: dict = field(default_factory=dict)
@@ -187,6 +188,8 @@ def collect_inputs(root: Path | str, params: dict, configs: Mapping[str, dict | 
     resolving it gave; by default the ``train`` section overlaid with the entry (a phase's own
     keys only). ``networks`` holds
     (parameter count, receptive field) of each experiment's network, when the caller built it.
+    The entries of ``image_experiments:`` need neither: pose3d.report.image_runs reads them as
+    they stand into ``image_experiments``.
     """
     root = Path(root)
     reader = _Reader(root)
@@ -195,6 +198,8 @@ def collect_inputs(root: Path | str, params: dict, configs: Mapping[str, dict | 
         configs = {n: {**(params.get("train") or {}), **((params.get(sec) or {}).get(n) or {})}
                    for sec in EXPERIMENT_SECTIONS for n in (params.get(sec) or {})}
     experiments = [_experiment(reader, n, configs.get(n, {}), (networks or {}).get(n)) for n in names]
+    from pose3d.report.image_runs import read_image_runs  # builds on _Reader and ExperimentRun above
+
     return ReportInputs(
         root=root,
         params=params,
@@ -202,6 +207,7 @@ def collect_inputs(root: Path | str, params: dict, configs: Mapping[str, dict | 
         experiments=experiments,
         priors=_priors(reader),
         frames=_frames(reader),
+        image_experiments=read_image_runs(reader, params),
         problems=reader.problems,
     )
 

@@ -11,12 +11,17 @@ from pose3d.report import figures, robustness, tables
 from pose3d.report.animation import render_gif, render_worst
 from pose3d.report.compare import comparison_tables
 from pose3d.report.crops import sample_crops
+from pose3d.report.detected import coverage_notes, detected_section
+from pose3d.report.detector import detector_section
 from pose3d.report.document import Report, Section, Table, Text
+from pose3d.report.image_runs import DETECT_STAGE, EVALUATE_STAGE, IMAGE_SECTION, ImageRun
 from pose3d.report.inputs import FRAMES, METRICS, MODELS, POSES, PRIORS, ReportInputs
+from pose3d.report.integral import integral_table, protocol_note
 from pose3d.report.settings import ReportSettings
 
 #: params.yaml sections shown under Reproduce.
-PARAM_SECTIONS = ("dataset", "synthesize", "convert", "frames", "priors", "train", "experiments", "evaluate", "report")
+PARAM_SECTIONS = ("dataset", "synthesize", "convert", "frames", "inputs_2d", "priors", "train", "experiments",
+                  IMAGE_SECTION, "detect", "evaluate", "report")
 
 
 def assemble(inputs: ReportInputs, settings: ReportSettings) -> Report:
@@ -25,6 +30,8 @@ def assemble(inputs: ReportInputs, settings: ReportSettings) -> Report:
         results_section(inputs),
         per_action_section(inputs),
         robustness_section(inputs),
+        detector_section(inputs.image_experiments),
+        detected_section(inputs.experiments, inputs.params),
         curves_section(inputs),
         qualitative_section(inputs, settings),
         priors_section(inputs),
@@ -39,11 +46,21 @@ def assemble(inputs: ReportInputs, settings: ReportSettings) -> Report:
 
 def _subtitle(inputs: ReportInputs) -> str:
     done = [r for r in inputs.experiments if r.evaluated]
-    text = f"{len(done)} of {len(inputs.experiments)} experiments evaluated"
+    text = f"{len(done)} of {len(inputs.experiments)} experiments"
+    if inputs.image_experiments:
+        text += (f" and {sum(r.evaluated for r in inputs.image_experiments)} of {len(inputs.image_experiments)} "
+                 f"image experiments")
+    text += " evaluated"
+    done += [r for r in image_3d(inputs) if r.evaluated]
     if done:
         best = min(done, key=lambda r: r.eval["mpjpe"])
         text += f"; lowest MPJPE {best.eval['mpjpe']:.1f} mm ({best.name})"
     return f"{text}; data: {inputs.data.source}; git {inputs.git_revision[:12]}"
+
+
+def image_3d(inputs: ReportInputs) -> list:
+    """The image experiments that predict 3D joints: rows of the results and per-action tables."""
+    return [r for r in inputs.image_experiments if r.is_3d]
 
 
 def data_section(inputs: ReportInputs) -> Section:
@@ -82,23 +99,35 @@ def data_section(inputs: ReportInputs) -> Section:
 
 def results_section(inputs: ReportInputs) -> Section:
     sec = Section("results", "Results")
-    if not inputs.experiments:
-        sec.missing = "No experiments under experiments: in params.yaml."
+    runs = [*inputs.experiments, *image_3d(inputs)]
+    if not runs:
+        sec.missing = f"No experiments under experiments: (or 3D models under {IMAGE_SECTION}:) in params.yaml."
         return sec
-    sec.blocks.append(tables.results_table(inputs.experiments))
-    for run in inputs.experiments:
+    table = tables.results_table(runs)
+    if note := protocol_note(runs):
+        table.note = f"{table.note} {note}"
+    sec.blocks.append(table)
+    pooled = integral_table(runs)
+    if pooled is not None:
+        sec.blocks.append(pooled)
+    sec.blocks.extend(coverage_notes(inputs.experiments, inputs.params))
+    for run in runs:
         if not run.evaluated:
+            stage = EVALUATE_STAGE if isinstance(run, ImageRun) else "evaluate"
             sec.blocks.append(Text(f"{run.name}: failed or not run: {METRICS / run.name / 'eval.json'} is absent "
-                                   f"(dvc repro evaluate@{run.name}).", "note"))
+                                   f"(dvc repro {stage}@{run.name}).", "note"))
     return sec
 
 
 def per_action_section(inputs: ReportInputs) -> Section:
     sec = Section("per-action", "Per action")
-    for metric in ("mpjpe", "p_mpjpe"):
-        t = tables.per_action_table(inputs.experiments, metric)
+    runs = [*inputs.experiments, *image_3d(inputs)]
+    for metric in ("mpjpe", "p_mpjpe", "pa_mpjpe_noscale"):
+        t = tables.per_action_table(runs, metric)
         if t.rows:
             sec.blocks.append(t)
+    if sec.blocks:
+        sec.blocks.extend(coverage_notes(inputs.experiments, inputs.params))
     if not sec.blocks:
         sec.missing = "No experiment has a per_action.csv (evaluate has not run)."
     return sec
@@ -143,9 +172,10 @@ def _every(k) -> str:
 
 def curves_section(inputs: ReportInputs) -> Section:
     sec = Section("curves", "Curves")
+    runs = [*inputs.experiments, *inputs.image_experiments]
     for make, what in ((figures.curves_figure, "training logs (data/metrics/<name>/train/plots)"),
                        (figures.per_joint_figure, "per_joint.csv")):
-        image = make(inputs.experiments)
+        image = make(runs)
         sec.blocks.append(image if image is not None else Text(f"No {what} to plot.", "note"))
     if all(isinstance(b, Text) for b in sec.blocks):
         sec.blocks, sec.missing = [], "No training curves or per-joint errors yet (train / evaluate have not run)."
@@ -235,14 +265,20 @@ def reproduce_section(inputs: ReportInputs) -> Section:
     sec.blocks.append(Text(f"Git revision **{inputs.git_revision}**; report rendered on {inputs.device or 'cpu'}; "
                            f"packages: {versions}."))
     rows = []
-    for run in inputs.experiments:
-        rows.append([run.name, f"dvc repro evaluate@{run.name}", f"dvc exp run evaluate@{run.name}",
+    for run, stage in [*((r, "evaluate") for r in inputs.experiments),
+                       *((r, EVALUATE_STAGE) for r in inputs.image_experiments)]:
+        rows.append([run.name, f"dvc repro {stage}@{run.name}", f"dvc exp run {stage}@{run.name}",
                      run.training.get("git_revision", "–")[:12], run.training.get("device")])
+    for run in inputs.image_experiments:
+        if run.detect_listed:
+            rows.append([f"{run.name} (detections)", f"dvc repro {DETECT_STAGE}@{run.name}",
+                         f"dvc exp run {DETECT_STAGE}@{run.name}", None, None])
     if rows:
         sec.blocks.append(Table(["Experiment", "Reproduce", "As a DVC experiment", "Trained at", "Trained on"], rows,
                                 title="Commands",
                                 note="Change a setting without editing params.yaml: "
-                                     "dvc exp run -S 'experiments.<name>.lr=0.001' evaluate@<name>. "
+                                     "dvc exp run -S 'experiments.<name>.lr=0.001' evaluate@<name> "
+                                     f"({IMAGE_SECTION}.<name>.lr for an image experiment, with {EVALUATE_STAGE}@). "
                                      "Everything, report included: dvc repro."))
     params = {k: inputs.params[k] for k in PARAM_SECTIONS if k in inputs.params}
     sec.blocks.append(Text(params_yaml(params), "code"))

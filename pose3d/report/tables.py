@@ -12,6 +12,7 @@ import pandas as pd
 
 from pose3d.h36m.sequences import ACTION_GROUPS, EXCLUSION_RULES
 from pose3d.report.document import Table
+from pose3d.report.image_runs import ImageRun
 from pose3d.report.inputs import DataInputs, ExperimentRun, PriorsInputs, SubjectFrames
 
 #: The seeds' column labels of the 15 action groups.
@@ -30,7 +31,14 @@ METRICS: tuple[tuple[str, str, bool, int], ...] = (
     ("pck150", "PCK@150 (%)", False, 1),
     ("auc", "AUC (%)", False, 1),
 )
-PROTOCOLS: dict[str, str] = {"mpjpe": "Protocol #1 (MPJPE, mm)", "p_mpjpe": "Protocol #2 (P-MPJPE, mm)"}
+#: Metrics only some families report (an image model's eval.json): a column only when a row has a number.
+#: (key, label, lower is better or None for a baseline that is not ranked, decimals).
+EXTRA_METRICS: tuple[tuple[str, str, bool | None, int], ...] = (
+    ("pa_mpjpe_noscale", "PA-MPJPE w/o scale (mm)", True, 1),
+    ("mean_pose_mpjpe", "Mean-pose MPJPE (mm)", None, 1),
+)
+PROTOCOLS: dict[str, str] = {"mpjpe": "Protocol #1 (MPJPE, mm)", "p_mpjpe": "Protocol #2 (P-MPJPE, mm)",
+                             "pa_mpjpe_noscale": "PA-MPJPE without scale (mm)"}
 
 
 def _number(x) -> float | None:
@@ -64,29 +72,34 @@ def _hms(seconds) -> str | None:
 
 
 def results_table(runs: Sequence[ExperimentRun]) -> Table:
-    """One row per experiment: the model, how it was trained, the headline metrics; best marked."""
+    """One row per experiment (lifting, then 3D from images): the model, how it was trained, the
+    headline metrics; best marked."""
+    extra = [m for m in EXTRA_METRICS if any(r.evaluated and _number(r.eval.get(m[0])) is not None for r in runs)]
+    metrics = (*METRICS, *extra)
     columns = ["Experiment", "Model", "Frames", "Norm", "Protocol", "2D", "Parameters", "Epochs",
-               "Training time", "Device", "Scored", *(label for _, label, _, _ in METRICS), "Status"]
+               "Training time", "Device", "Scored", *(label for _, label, _, _ in metrics), "Status"]
     first_metric = columns.index(METRICS[0][1])
     rows = []
     for run in runs:
         cfg, ev = run.config, run.eval or {}
+        image = isinstance(run, ImageRun)
         epochs = run.epochs_run
         planned = cfg.get("epochs")
         epochs_cell = None if epochs is None and planned is None else (
             f"{epochs}" if planned is None or epochs == planned else f"{epochs if epochs is not None else '–'}/{planned}")
-        row = [run.name, cfg.get("model"), run.receptive_field, cfg.get("norm", "base"),
-               _protocol(cfg), input_2d(run), run.parameters, epochs_cell, _hms(run.training.get("seconds")),
-               run.training.get("device"), _scored(ev) if run.evaluated else None]
-        for key, _, lower, _ in METRICS:
+        row = [run.name, run.model_text if image else cfg.get("model"), run.receptive_field,
+               None if image else cfg.get("norm", "base"), _protocol(cfg), input_2d(run), run.parameters,
+               epochs_cell, _hms(run.training.get("seconds")), run.training.get("device"),
+               _scored(ev) if run.evaluated else None]
+        for key, _, lower, _ in metrics:
             v = _number(ev.get(key)) if run.evaluated else None
             row.append(None if v is None else v * 100 if key in ("pck150", "auc") else v)
         row.append(run.status if not run.config_error else f"config error: {run.config_error}")
         rows.append(row)
-    best = mark_best(rows, {first_metric + i: lower for i, (_, _, lower, _) in enumerate(METRICS)})
+    best = mark_best(rows, {first_metric + i: lower for i, (_, _, lower, _) in enumerate(metrics) if lower is not None})
     if all(r.evaluated and not r.config_error for r in runs):  # nothing to say in a status column
         columns, rows = columns[:-1], [row[:-1] for row in rows]
-    digits = {label: d for _, label, _, d in METRICS}
+    digits = {label: d for _, label, _, d in metrics}
     return Table(columns, rows, best=best, digits=digits,
                  note="Headline metrics are the means over action groups (the seeds' convention) on each "
                       "experiment's headline test set (cross_action: the unseen actions); 'Scored' says which "
@@ -97,11 +110,14 @@ def results_table(runs: Sequence[ExperimentRun]) -> Table:
 
 
 def input_2d(run: ExperimentRun) -> str | None:
-    """'gt', 'noisy → gt' (trained → scored on) or 'noisy + scores': what 2D an experiment saw.
+    """'gt', 'noisy → gt' (trained → scored on) or 'noisy + scores': what 2D an experiment saw
+    ('image crops (64 px)' for a model that sees the image instead).
 
     eval.json says what was actually used (older files: ``input_2d`` only, scored on the same);
     before evaluation the config says what is planned.
     """
+    if isinstance(run, ImageRun):
+        return run.input_text
     ev, cfg = run.eval or {}, run.config
     if run.evaluated:
         train = ev.get("input_2d") or cfg.get("input_2d")

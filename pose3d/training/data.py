@@ -93,7 +93,9 @@ class PoseData:
 
     @property
     def available(self) -> dict[str, list[str]]:
-        return {s: list(keys) for s, keys in self.positions_3d.items()}
+        """Sequences with both mocap and 2D (a partial source, detections of some videos, holds fewer)."""
+        out = {s: [k for k in keys if k in self.positions_2d.get(s, {})] for s, keys in self.positions_3d.items()}
+        return {s: keys for s, keys in out.items() if keys}
 
     def view(self, subject: str, key: str, camera: int, norm: str = "base", skeleton: Skeleton = H36M17) -> ViewData:
         """One view's examples; ``skeleton`` (H36M17 or PoseAug's H36M16) picks the joints."""

@@ -169,6 +169,8 @@ def fit(
     stop_after: int | None = None,
     dist_info: DistInfo = DistInfo(),
     identity: dict | None = None,
+    criterion: Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor] | None = None,
+    val_label: str = "validation MPJPE (mm)",
 ) -> History:
     """Train for ``cfg.epochs`` epochs, resuming from ``out_dir/latest.pt`` if it exists.
 
@@ -179,7 +181,8 @@ def fit(
     ``latest.pt``; a checkpoint with another identity or other settings is not resumed, so
     changed data never continues from weights trained on the old data. On resume the
     restored epochs are passed to ``on_epoch`` first, so a logger that starts empty ends
-    with the whole run.
+    with the whole run. ``criterion(outputs, targets)`` replaces the experiment's ``loss`` terms
+    (the image models' weighted L1); ``val_label`` names what ``validate`` returns in the log.
     Under ``torchrun`` (``dist_info``, :mod:`pose3d.training.distributed`) the model is
     wrapped in DistributedDataParallel, each rank trains on its share of every batch, and
     only rank 0 validates and writes checkpoints.
@@ -225,7 +228,7 @@ def fit(
         if on_epoch is not None and dist_info.is_main:
             for done in range(hist.epoch):
                 on_epoch(done + 1, hist.train_loss[done], hist.val_mpjpe_mm[done])
-    criterion = CompositeLoss(cfg.loss, batcher.skeleton)
+    criterion = criterion or CompositeLoss(cfg.loss, batcher.skeleton)
     amp = cfg.amp and device.type == "cuda"
     if cfg.epochs == 0 and hist.epoch == 0:  # weights from elsewhere (init_from), scored as they are
         model.eval()
@@ -295,7 +298,7 @@ def fit(
             },
             latest,
         )
-        log.info("epoch %d/%d: loss %.5f, validation MPJPE %.1f mm", epoch + 1, cfg.epochs, train_loss, val)
+        log.info("epoch %d/%d: loss %.5f, %s %.2f", epoch + 1, cfg.epochs, train_loss, val_label, val)
         if on_epoch is not None:
             on_epoch(epoch + 1, train_loss, val)
     barrier(dist_info)  # every rank returns after rank 0 has written the last checkpoint

@@ -144,7 +144,7 @@ def extract_video(job: VideoJob) -> VideoResult:
         return _skip(res, f"{job.video_label}: {exc}")
     vcam = video_camera(camera, scale, header.width, header.height)
     try:
-        boxes, from_mask = _boxes(job, header, vcam, to_video(job.joints_uv, scale), res)
+        boxes, from_mask = person_boxes(job, header, vcam, to_video(job.joints_uv, scale), res)
     except MaskFileError as exc:
         return _skip(res, f"{job.masks_label}: {exc.problem} (frames.boxes: masks requires it)")
     margins = np.where(from_mask, st.margin, st.joints_margin)
@@ -197,7 +197,7 @@ def _skip(res: VideoResult, problem: str) -> VideoResult:
     return res
 
 
-def _boxes(job: VideoJob, header: DecodeReport, vcam: Camera, uv: np.ndarray, res: VideoResult) -> tuple[np.ndarray, np.ndarray]:
+def person_boxes(job: VideoJob, header: DecodeReport, vcam: Camera, uv: np.ndarray, res: VideoResult) -> tuple[np.ndarray, np.ndarray]:
     """Per kept frame: the person box in pixels of the image the crop is cut from, and whether a mask gave it.
 
     ``uv`` are the joints in video pixels; with undistortion, boxes and joints are moved

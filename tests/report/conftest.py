@@ -139,6 +139,7 @@ def report_params(ws: Path, raw: Path, **extra) -> dict:
                                                  "cameras": [0], "scale": 0.25, "crf": 23}})
     params["experiments"] = dict(EXPERIMENTS)
     params["phases"] = {}  # the phase chain is covered by tests/test_pipeline_dvc.py
+    params["image_experiments"], params["detect"] = {}, {"experiments": []}  # tests/report/test_images.py
     params["report"] = {**REPORT, **extra}
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params

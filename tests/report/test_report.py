@@ -14,8 +14,8 @@ from PIL import Image
 from pose3d.report.tables import ACTION_ABBREV
 from tests.report.conftest import CURVE_EPOCHS, EXPERIMENTS, HEADLINE, REPORT, Page, column
 
-SECTIONS = ["data", "results", "per-action", "robustness", "curves", "qualitative", "priors", "frames", "reproduce",
-            "comparison"]
+SECTIONS = ["data", "results", "per-action", "robustness", "detector", "detected-2d", "curves", "qualitative", "priors",
+            "frames", "reproduce", "comparison"]
 
 
 @pytest.fixture(scope="module")
