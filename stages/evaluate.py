@@ -14,7 +14,9 @@ the training action too) gets one block or row set per set.
 The experiment is scored on its ``eval_input_2d``. With ``evaluate.robustness`` it is also scored
 under each named corruption of the ground-truth 2D (:mod:`pose3d.training.robustness`, every
 ``robustness_stride``-th frame of the headline test set, all corruptions batched in one pass):
-``robustness.csv``, one row per corruption.
+``robustness.csv``, one row per corruption. An experiment that reads a detector's own confidences
+(``use_scores`` on a source without the noise model) gets no rows: the corruptions' confidences
+are on the noise model's scale, which it never saw.
 """
 from __future__ import annotations
 
@@ -24,13 +26,13 @@ from pathlib import Path
 import pandas as pd
 
 from pose3d.detections.corruptions import perturbations
-from pose3d.experiments import (experiment_config, experiment_data, skeleton_for, split_for, trained_model,
-                                validation_for, window_twin)
+from pose3d.experiments import (experiment_config, experiment_data, skeleton_for, source_for, split_for,
+                                trained_model, validation_for, window_twin)
 from pose3d.h36m.vp3d_format import load_2d
 from pose3d.training.holdout import describe
 from pose3d.training.inference import predict_view
 from pose3d.training.loop import resolve_device
-from pose3d.training.robustness import robustness_sweep
+from pose3d.training.robustness import COLUMNS, robustness_sweep
 from pose3d.training.scoring import score_views
 from stages.common import fail, provenance, section, start, write_json
 
@@ -81,10 +83,17 @@ def main(argv: list[str] | None = None) -> None:
     pd.concat(per_joint).to_csv(out / "per_joint.csv", index=False, float_format="%.4f")
     seconds = time.time() - t0
     t1 = time.time()
-    gt_2d, _ = load_2d(POSES / "data_2d_h36m_gt.npz")
-    table = robustness_sweep(window_twin(cfg, model), data, gt_2d, split.tests[split.headline], cases, rf, device, tta=tta, norm=norm,
-                             skeleton=skeleton, stride=settings.robustness_stride)
-    table.insert(0, "experiment", args.experiment)
+    if data.scores and source_for(cfg, params).noise is None:
+        # the corruptions' confidences follow the noise model's scale; a network that learned a detector's
+        # own confidences (another scale) would be scored on inputs it never saw: no sweep, an empty table
+        log.info("%s: no robustness sweep: it reads the confidences of %s, not the noise model's", args.experiment,
+                 cfg["input_2d"])
+        table = pd.DataFrame(columns=["experiment", *COLUMNS])
+    else:
+        gt_2d, _ = load_2d(POSES / "data_2d_h36m_gt.npz")
+        table = robustness_sweep(window_twin(cfg, model), data, gt_2d, split.tests[split.headline], cases, rf, device,
+                                 tta=tta, norm=norm, skeleton=skeleton, stride=settings.robustness_stride)
+        table.insert(0, "experiment", args.experiment)
     table.to_csv(out / "robustness.csv", index=False, float_format="%.4f")
     for row in table.itertuples():
         log.info("%s [%s]: MPJPE %.1f mm, P-MPJPE %.1f mm (every %d-th frame)", args.experiment, row.corruption,

@@ -1,11 +1,11 @@
 """DVC stage ``evaluate_image@<experiment>``: score one trained image experiment on the test subjects' crops.
 
 keypoints2d: PCK@0.05 and PCK@0.1 of the ground-truth person box's longer side and the mean error
-in original-image pixels, overall, per action and per joint, plus sample crops with the detected
-and the true joints (``samples.npz``, for the report). integral: root-relative MPJPE, P-MPJPE
+in original-image pixels, overall, per action and per joint. integral: root-relative MPJPE, P-MPJPE
 (Procrustes with scale, the lifting seeds' Protocol #2) and PA-MPJPE without scale (what
 Integral's code prints as "Protocol #1"), action-wise and frame-pooled, beside the training
-set's mean pose on the same crops. The checkpoint is ``evaluate.checkpoint`` (last, or best on
+set's mean pose on the same crops. Both write sample crops with the predicted and the true joints
+(``samples.npz``, for the report). The checkpoint is ``evaluate.checkpoint`` (last, or best on
 the held-out validation crops); the flip test follows the experiment's ``flip_test``.
 """
 from __future__ import annotations
@@ -102,12 +102,6 @@ def main(argv: list[str] | None = None) -> None:
         write_json(out / "eval.json", {**overall, **common, "decode": run.decode, "units": "original-image pixels",
                                        "pck_reference": "longer side of the ground-truth person box",
                                        "mean_pose": baseline})
-        pick = np.linspace(0, len(test) - 1, min(SAMPLES, len(test))).round().astype(int)
-        write_npz(out / "samples.npz", {
-            "crops": np.stack([test.shards.image(int(test.items[i])) for i in pick]),
-            "pred_px": pred["uv"][pick].astype(np.float32), "true_px": test.uv[pick].astype(np.float32),
-            "subject": test.subject[pick], "action": test.action[pick], "camera": test.camera[pick].astype(str),
-            "frame": test.frame[pick]})
         log.info("%s: PCK@0.05 %.3f, PCK@0.1 %.3f, mean error %.2f px (mean pose in the box: %.3f / %.3f / %.2f px)",
                  name, overall["pck_0.05"], overall["pck_0.1"], overall["mean_px"], baseline["pck_0.05"],
                  baseline["pck_0.1"], baseline["mean_px"])
@@ -129,6 +123,13 @@ def main(argv: list[str] | None = None) -> None:
         log.info("%s: MPJPE %.1f mm, P-MPJPE %.1f mm, PA without scale %.1f mm (pooled %.1f / %.1f); mean pose %.1f mm",
                  name, summary["mpjpe"], summary["p_mpjpe"], summary["pa_mpjpe_noscale"], summary["mpjpe_pooled"],
                  summary["pa_mpjpe_noscale_pooled"], summary["mean_pose_mpjpe"])
+    # sample crops with the predicted (integral: the x, y of its volumes) and the true joints, for the report
+    pick = np.linspace(0, len(test) - 1, min(SAMPLES, len(test))).round().astype(int)
+    write_npz(out / "samples.npz", {
+        "crops": np.stack([test.shards.image(int(test.items[i])) for i in pick]),
+        "pred_px": pred["uv"][pick].astype(np.float32), "true_px": test.uv[pick].astype(np.float32),
+        "subject": test.subject[pick], "action": test.action[pick], "camera": test.camera[pick].astype(str),
+        "frame": test.frame[pick]})
     per_action.to_csv(out / "per_action.csv", index=False, float_format="%.4f")
     per_joint.to_csv(out / "per_joint.csv", index=False, float_format="%.4f")
     write_json(out / "eval.provenance.json", provenance(device=str(device), seconds=time.time() - t0))

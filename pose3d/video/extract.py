@@ -26,8 +26,8 @@ class FrameSettings:
     """The ``frames`` params that shape the output (not how the work is spread)."""
 
     every_n: int = 5  # training subjects: every n-th pose frame (Integral / mmpose fps10)
-    test_every_n: int = 64  # test subjects: every n-th (Sun et al. "Protocol #2")
-    crop: int = 256  # output side, pixels
+    test_every_n: int = 16  # test subjects: every n-th (Sun et al. "Protocol #2" takes every 64th)
+    crop: int = 128  # output side, pixels
     margin: float = 0.1  # mask box: longer side enlarged by this fraction
     joints_margin: float = 0.25  # joint box: larger, joints lie inside the silhouette
     undistort: bool = False  # crops from the undistorted frame (crop camera without distortion)

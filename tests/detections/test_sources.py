@@ -110,6 +110,32 @@ def test_materialise_checks_truncates_noises_and_fills(tmp_path):
     np.testing.assert_allclose(views["S1"]["Walking 1"][1][10, 4], (track[9] + track[11]) / 2, rtol=1e-6)
 
 
+def test_a_partial_source_covers_the_sequences_its_file_holds(tmp_path):
+    """Detections of the videos there are: the sequences the file holds, each still checked; PoseData
+    then offers only those sequences to a protocol."""
+    from pose3d.training.data import PoseData
+
+    tree = gt_tree(60)
+    frames = {"S1": {"Walking 1": 50, "Eating": 55}, "S9": {"Eating": 60, "Walking": 45}}
+    path = _write(tmp_path / "data_2d_h36m_det.npz", tree)
+    with pytest.raises(DetectionsError, match="has no action S1/Eating"):
+        materialise(Source2D("det", path), mocap(frames))
+    views, _ = materialise(Source2D("det", path, partial=True), mocap(frames))
+    assert {s: set(a) for s, a in views.items()} == {"S1": {"Walking 1"}, "S9": {"Eating"}}
+    assert views["S1"]["Walking 1"][0].shape == (50, 17, 2)
+    short = {**tree, "S9": {"Eating": [v[:40] for v in tree["S9"]["Eating"]]}}
+    with pytest.raises(DetectionsError, match="S9/Eating camera 0 has 40 frames"):
+        materialise(Source2D("short", _write(tmp_path / "short.npz", short), partial=True), mocap(frames))
+    with pytest.raises(DetectionsError, match="holds none of the mocap's sequences"):
+        materialise(Source2D("none", path, partial=True), mocap({"S5": {"Eating": 10}}))
+    assert Source2D.from_params({"inputs_2d": {"d": {"file": "a.npz", "partial": True}}}, "d").partial
+    poses = tmp_path / "poses"
+    poses.mkdir()
+    np.savez(poses / "data_3d_h36m.npz", positions_3d=np.array(mocap(frames), dtype=object))
+    save_2d(tmp_path / "partial.npz", views, {"layout_name": "h36m", "num_joints": 17})
+    assert PoseData(poses, tmp_path / "partial.npz").available == {"S1": ["Walking 1"], "S9": ["Eating"]}
+
+
 def test_source_entries_are_checked():
     params = {"inputs_2d": {"gt": {"file": "a.npz"}, "bad": {"file": "a.npz", "sigma_px": 2},
                             "lonely": {"file": "a.npz", "scores": True}, "nofile": {"noise": {}}}}
