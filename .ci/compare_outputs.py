@@ -7,8 +7,8 @@ write the same bytes. Three kinds of output are not compared byte for byte, by d
 - DVCLive's per-step plot files (``data/metrics/<name>/train/plots``): they carry wall-clock timestamps;
 - ``data/reports``: the report prints the git revision and run times.
 
-Trained models and the files computed from them (``data/models/<name>``, ``data/metrics/<name>/...``)
-are expected to be byte-identical on a machine of the same kind with the same thread count (CPU
+Trained models and the files computed from them (``data/models/<name>``, ``data/metrics/<name>/...``,
+a detector's detections and the 2D source made of them) are expected to be byte-identical on a machine of the same kind with the same thread count (CPU
 torch is deterministic there). When they are not, the run still passes if every headline metric in
 ``eval.json`` is within ``TOLERANCE_MM`` of the value recorded in ``.ci/expected_metrics.json``
 (written with ``--record``), and the difference is printed.
@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = ROOT / ".ci" / "expected_metrics.json"
 #: outputs whose bytes record the run rather than its result
 NOT_COMPARED = ("*.provenance.json", "data/metrics/*/train/plots/*", "data/reports")
-#: outputs of training, compared by their metrics when their bytes differ
-TRAINED = ("data/models/*", "data/metrics/*")
+#: outputs of training (and a detector's output on every frame, and the 2D source made of it), compared
+#: by their metrics when their bytes differ
+TRAINED = ("data/models/*", "data/metrics/*", "data/processed/detections/*", "data/processed/inputs_2d/kp2d_*")
 #: headline metrics of eval.json and how far a re-run may move them (millimetres; pck/auc as fractions)
 TOLERANCE_MM = 0.5
 METRICS = {"mpjpe": TOLERANCE_MM, "p_mpjpe": TOLERANCE_MM, "n_mpjpe": TOLERANCE_MM, "mpjve": TOLERANCE_MM,
