@@ -14,6 +14,7 @@ from pose3d.h36m.cameras import get_camera
 from pose3d.h36m.sequences import subject_sequences
 from pose3d.h36m.skeleton import to_17
 from pose3d.io.npz import write_npz
+from pose3d.video.extract import FrameSettings
 from pose3d.video.jpeg import decode_jpeg
 
 LT17_FROM_17 = (3, 2, 1, 4, 5, 6, 0, 7, 8, 10, 16, 15, 14, 11, 12, 13, 9)  # the seeds' joint order, written out here
@@ -72,7 +73,7 @@ def test_table_rows_are_the_kept_frames_with_world_mm_keypoints(export, export_i
     world = export_inputs.poses_3d["S1"]["Walking 1"][rows["frame_idx"]].astype(np.float64) * 1000
     np.testing.assert_allclose(rows["keypoints"], to_17(world)[:, list(LT17_FROM_17)], atol=1e-3)
     s9 = table[table["subject_idx"] == labels["subject_names"].index("S9")]
-    assert len(s9) > 0 and (s9["frame_idx"] % 64 == 0).all()
+    assert len(s9) > 0 and (s9["frame_idx"] % FrameSettings().test_every_n == 0).all()  # params' frames.test_every_n
     assert summary["table_rows"] == len(table)
 
 

@@ -91,6 +91,13 @@ def make_workspace(dest: Path) -> Path:
     experiments.update(json.loads(json.dumps(TINY_EXPERIMENTS)))
     for name in list(params["phases"]):  # the phase chain has its own test (tests/test_pipeline_dvc.py)
         del params["phases"][name]
+    # so do the image models and the detector (tests/test_pipeline_dvc.py, tests/images): no crops of S1 here
+    for name in list(params["image_experiments"]):
+        del params["image_experiments"][name]
+    params["detect"]["experiments"] = []
+    for name in list(params["inputs_2d"]):
+        if name not in ("gt", "noisy"):
+            del params["inputs_2d"][name]
     yaml.dump(params, dest / "params.yaml")
     sh(dest, "git", "init", "-q")
     dvc(dest, "init", "-q")

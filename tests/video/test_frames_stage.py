@@ -92,7 +92,8 @@ def test_no_frame_of_a_damaged_video_is_wrong(damaged):
         image, meta = shards[i]
         kept.setdefault((meta["key"], meta["camera"]), []).append(meta["frame"])
         source = clean[(meta["key"], meta["camera"])][meta["frame"]]
-        np.testing.assert_array_equal(image, crop_frame(source, meta["crop_left"], meta["crop_top"], meta["crop_side"], 256))
+        np.testing.assert_array_equal(image, crop_frame(source, meta["crop_left"], meta["crop_top"], meta["crop_side"],
+                                                       meta["crop_size"]))
     assert kept[("Directions 1", C0)] == list(range(0, 59, 4))
     assert kept[("Directions", C3)] == list(range(0, 67, 4))
     assert kept[("Directions 1", C3)] == list(range(0, 39, 4))

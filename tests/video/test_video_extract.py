@@ -16,7 +16,7 @@ from pose3d.video.crop import crop_frame, to_crop, to_video, undistort_points, v
 from pose3d.video.reader import joints_to_crop
 from pose3d.video.subject import FramesError
 
-RAW = FrameSettings(test_every_n=4, encoding="raw")
+RAW = FrameSettings(test_every_n=4, encoding="raw", crop=256)
 
 
 def _videos(folder: Path) -> dict[tuple[str, str], dict]:
@@ -89,7 +89,7 @@ def test_jpeg_shards_hold_the_same_crops(raw_run, small_tree, tmp_path):
     out_raw, _ = raw_run
     out = tmp_path / "S9"
     out.mkdir()
-    extract_subject(small_tree.raw, "S9", small_tree.poses, "test", FrameSettings(test_every_n=4), out, workers=1)
+    extract_subject(small_tree.raw, "S9", small_tree.poses, "test", FrameSettings(test_every_n=4, crop=256), out, workers=1)
     raw, jpeg = FrameShards(out_raw), FrameShards(out)
     assert len(raw) == len(jpeg)
     size_raw = sum(p.stat().st_size for p in (out_raw / "shards").iterdir())
@@ -105,7 +105,7 @@ def test_jpeg_shards_hold_the_same_crops(raw_run, small_tree, tmp_path):
 def test_undistorted_crops_have_a_camera_without_distortion(small_tree, tmp_path):
     out = tmp_path / "S9"
     out.mkdir()
-    settings = FrameSettings(test_every_n=20, encoding="raw", undistort=True, boxes="joints")
+    settings = FrameSettings(test_every_n=20, encoding="raw", undistort=True, boxes="joints", crop=256)
     extract_subject(small_tree.raw, "S9", small_tree.poses, "test", settings, out, workers=1)
     shards = FrameShards(out)
     assert len(shards) == 4 * 3

@@ -68,7 +68,7 @@ def two_subjects(small_tree, tmp_path_factory):
     for name, enc in (("S9", "jpeg"), ("S9raw", "raw")):
         (root / name).mkdir()
         extract_subject(small_tree.raw, "S9", small_tree.poses, "test",
-                        FrameSettings(test_every_n=8, encoding=enc), root / name, workers=1)
+                        FrameSettings(test_every_n=8, encoding=enc, crop=256), root / name, workers=1)
         outs.append(root / name)
     return outs
 
