@@ -35,7 +35,7 @@ def keypoint_tables(crops, errors: np.ndarray) -> tuple[dict, pd.DataFrame, pd.D
     overall = keypoint_summary(errors, crops.box_px)
     actions = crops.action
     per_action = pd.DataFrame([{"action": a, **keypoint_summary(errors[actions == a], crops.box_px[actions == a])}
-                               for a in sorted(set(actions))]).rename(columns={"frames": "frames"})
+                               for a in sorted(set(actions))])
     per_joint = pd.DataFrame([{"joint": name, **{k: v for k, v in keypoint_summary(errors[:, [j]], crops.box_px).items()
                                                  if k != "frames"}} for j, name in enumerate(H36M17.joint_names)])
     return overall, per_action[["action", "pck_0.05", "pck_0.1", "mean_px", "frames"]], \

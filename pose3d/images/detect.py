@@ -10,7 +10,6 @@ source's ``fill`` rule then fills them).
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +25,6 @@ from pose3d.video.boxes import square_crop
 from pose3d.video.crop import crop_frame, to_video, video_camera, video_scale
 from pose3d.video.decode import DecodeReport, VideoError, decode_frames, probe
 from pose3d.video.extract import VideoJob, VideoResult, person_boxes
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

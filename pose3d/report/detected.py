@@ -7,12 +7,11 @@ to the action groups the detected-2D experiment was scored on, and averaged over
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from pose3d.h36m.sequences import ACTION_GROUPS
-from pose3d.report.document import Section, Table, Text
+from pose3d.report.document import Section, Table, Text, finite_number
 from pose3d.report.inputs import METRICS, ExperimentRun
 from pose3d.report.tables import ACTION_ABBREV, input_2d, mark_best
 
@@ -24,13 +23,6 @@ REFERENCE_SOURCES = ("gt", "noisy")
 SUMMARY_ROWS = ("Average", "Pooled")
 METRIC_TITLES = {"mpjpe": "MPJPE (mm)", "p_mpjpe": "P-MPJPE (mm)"}
 
-
-def _num(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def scored_source(run: ExperimentRun) -> str | None:
@@ -85,8 +77,8 @@ def action_values(run: ExperimentRun, metric: str) -> dict[str, tuple[float | No
     out = {}
     for action, value, n in zip(t["action"].astype(str), t[metric], frames):
         if action not in SUMMARY_ROWS:
-            f = _num(n)
-            out[action] = (_num(value), None if f is None else int(f))
+            f = finite_number(n)
+            out[action] = (finite_number(value), None if f is None else int(f))
     return out
 
 

@@ -6,12 +6,11 @@ detect stage wrote (detect.json, training and test subjects apart), and drawn on
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from pose3d.h36m.sequences import ACTION_GROUPS
 from pose3d.h36m.skeleton import JOINT_NAMES_17
-from pose3d.report.document import Section, Table, Text, format_cell
+from pose3d.report.document import Section, Table, Text, format_cell, finite_number
 from pose3d.report.image_runs import DETECT_SECTION, EVALUATE_STAGE, IMAGE_SECTION, KEYPOINTS2D, ImageRun
 from pose3d.report.inputs import METRICS
 from pose3d.report.samples import samples_figure
@@ -27,25 +26,18 @@ PCK_TEXT = ("PCK@a: the share of joints detected less than a × the longer side 
             "from their true position")
 
 
-def _num(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
 
 def _cells(values) -> list[float | None]:
     """The three numbers of a row (a dict or a table row), PCK as percent."""
     out = []
     for key, _, _ in COLUMNS:
-        v = _num(values.get(key))
+        v = finite_number(values.get(key))
         out.append(None if v is None else 100 * v if key.startswith("pck") else v)
     return out
 
 
 def _int(x) -> int | None:
-    v = _num(x)
+    v = finite_number(x)
     return None if v is None else int(v)
 
 
@@ -173,11 +165,11 @@ def detector_section(runs: Sequence[ImageRun]) -> Section:
 
 
 def _pct(x) -> str:
-    v = _num(x)
+    v = finite_number(x)
     return "–" if v is None else f"{100 * v:.1f} %"
 
 
 def _fmt(x, digits: int = 2) -> str:
-    v = _num(x)
+    v = finite_number(x)
     return "–" if v is None else f"{v:.{digits}f}"
 

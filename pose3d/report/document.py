@@ -5,6 +5,8 @@ and the HTML page and the markdown file can never disagree about it.
 """
 from __future__ import annotations
 
+import math
+
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +80,15 @@ class Report:
                 return s
         raise KeyError(f"no section {id_!r}")
 
+
+
+def finite_number(x) -> float | None:
+    """``x`` as a float when it is a finite number, else None (a gap in a table, not a crash)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
 
 def format_cell(value: Any, digits: int = 1) -> str:
     """Numbers as the tables show them: floats rounded, ints with thousands separators, None as '–'."""

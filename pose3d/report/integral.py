@@ -7,21 +7,13 @@ without saying which column is which.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-from pose3d.report.document import Table
+from pose3d.report.document import Table, finite_number
 from pose3d.report.image_runs import ImageRun
 
 INTEGRAL = "integral"
 
-
-def _num(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def integral_runs(runs: Sequence) -> list[ImageRun]:
@@ -50,8 +42,8 @@ def integral_table(runs: Sequence) -> Table | None:
             continue
         ev = run.eval
         frames = ev.get("frames")
-        rows.append([run.name, _num(ev.get("pa_mpjpe_noscale_pooled")), _num(ev.get("mpjpe_pooled")),
-                     _num(ev.get("pa_mpjpe_noscale")), _num(ev.get("mpjpe")), _num(ev.get("mean_pose_mpjpe")),
+        rows.append([run.name, finite_number(ev.get("pa_mpjpe_noscale_pooled")), finite_number(ev.get("mpjpe_pooled")),
+                     finite_number(ev.get("pa_mpjpe_noscale")), finite_number(ev.get("mpjpe")), finite_number(ev.get("mean_pose_mpjpe")),
                      ev.get("root"), frames if isinstance(frames, int) else None])
     if not rows:
         return None

@@ -6,12 +6,11 @@ and the ``gt`` column, scored on the same frames, is the baseline each column is
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import pandas as pd
 
-from pose3d.report.document import Image, Table
+from pose3d.report.document import Image, Table, finite_number
 from pose3d.report.figures import colour, plt, png
 from pose3d.report.inputs import ExperimentRun
 from pose3d.report.tables import mark_best
@@ -32,17 +31,10 @@ def _by_corruption(run: ExperimentRun) -> dict[str, pd.Series]:
     return out
 
 
-def _finite(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
 
 def describe(name: str, kind: str, level, fill: str = "") -> str:
     """A corruption in words, for the table note (level: sigma in px for jitter, else a rate)."""
-    lv = _finite(level)
+    lv = finite_number(level)
     pct = f"{100 * lv:g} %" if lv is not None else "?"
     if kind == "none":
         return "the ground-truth 2D itself"
@@ -78,8 +70,8 @@ def robustness_table(runs: Sequence[ExperimentRun], metric: str = "mpjpe") -> Ta
         by = _by_corruption(run)
         if not by:
             continue
-        frames = _finite(next(iter(by.values()))["frames"])
-        rows.append([run.name, *(_finite(by[n][metric]) if n in by else None for n in names),
+        frames = finite_number(next(iter(by.values()))["frames"])
+        rows.append([run.name, *(finite_number(by[n][metric]) if n in by else None for n in names),
                      None if frames is None else int(frames)])
     best = mark_best(rows, {c: True for c in range(1, len(names) + 1)})
     return Table(["Experiment", *names, "Frames"], rows, title=METRIC_LABELS.get(metric, metric), best=best)
@@ -95,8 +87,8 @@ def jitter_series(runs: Sequence[ExperimentRun]) -> list[Series]:
     for i, run in enumerate(runs):
         points = []
         for row in _by_corruption(run).values():
-            x = 0.0 if row["kind"] == "none" else _finite(row["level"]) if row["kind"] == "jitter" else None
-            y = _finite(row["mpjpe"])
+            x = 0.0 if row["kind"] == "none" else finite_number(row["level"]) if row["kind"] == "jitter" else None
+            y = finite_number(row["mpjpe"])
             if x is not None and y is not None:
                 points.append((x, y))
         if points:

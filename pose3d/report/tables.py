@@ -5,13 +5,12 @@ row can be set beside a published one.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import pandas as pd
 
 from pose3d.h36m.sequences import ACTION_GROUPS, EXCLUSION_RULES
-from pose3d.report.document import Table
+from pose3d.report.document import Table, finite_number
 from pose3d.report.image_runs import ImageRun
 from pose3d.report.inputs import DataInputs, ExperimentRun, PriorsInputs, SubjectFrames
 
@@ -41,19 +40,12 @@ PROTOCOLS: dict[str, str] = {"mpjpe": "Protocol #1 (MPJPE, mm)", "p_mpjpe": "Pro
                              "pa_mpjpe_noscale": "PA-MPJPE without scale (mm)"}
 
 
-def _number(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
 
 def mark_best(rows: Sequence[Sequence], columns: dict[int, bool]) -> set[tuple[int, int]]:
     """Positions of the best value of each listed column (True: lowest is best); ties all marked."""
     best = set()
     for col, lower in columns.items():
-        values = [(r, _number(row[col])) for r, row in enumerate(rows)]
+        values = [(r, finite_number(row[col])) for r, row in enumerate(rows)]
         values = [(r, v) for r, v in values if v is not None]
         if len(values) < 2:
             continue
@@ -63,7 +55,7 @@ def mark_best(rows: Sequence[Sequence], columns: dict[int, bool]) -> set[tuple[i
 
 
 def _hms(seconds) -> str | None:
-    s = _number(seconds)
+    s = finite_number(seconds)
     if s is None:
         return None
     m, sec = divmod(int(round(s)), 60)
@@ -74,7 +66,7 @@ def _hms(seconds) -> str | None:
 def results_table(runs: Sequence[ExperimentRun]) -> Table:
     """One row per experiment (lifting, then 3D from images): the model, how it was trained, the
     headline metrics; best marked."""
-    extra = [m for m in EXTRA_METRICS if any(r.evaluated and _number(r.eval.get(m[0])) is not None for r in runs)]
+    extra = [m for m in EXTRA_METRICS if any(r.evaluated and finite_number(r.eval.get(m[0])) is not None for r in runs)]
     metrics = (*METRICS, *extra)
     columns = ["Experiment", "Model", "Frames", "Norm", "Protocol", "2D", "Parameters", "Epochs",
                "Training time", "Device", "Scored", *(label for _, label, _, _ in metrics), "Status"]
@@ -92,7 +84,7 @@ def results_table(runs: Sequence[ExperimentRun]) -> Table:
                epochs_cell, _hms(run.training.get("seconds")), run.training.get("device"),
                _scored(ev) if run.evaluated else None]
         for key, _, lower, _ in metrics:
-            v = _number(ev.get(key)) if run.evaluated else None
+            v = finite_number(ev.get(key)) if run.evaluated else None
             row.append(None if v is None else v * 100 if key in ("pck150", "auc") else v)
         row.append(run.status if not run.config_error else f"config error: {run.config_error}")
         rows.append(row)
@@ -157,7 +149,7 @@ def per_action_table(runs: Sequence[ExperimentRun], metric: str = "mpjpe") -> Ta
         table = run.rows_of(run.per_action)
         if table is None or metric not in table.columns:
             continue
-        by_action = {str(a): _number(v) for a, v in zip(table["action"], table[metric])}
+        by_action = {str(a): finite_number(v) for a, v in zip(table["action"], table[metric])}
         cells = [by_action.get(a) for a in ACTION_GROUPS]
         avg = by_action.get("Average")
         present = [c for c in cells if c is not None]
@@ -207,10 +199,10 @@ def subjects_table(data: DataInputs) -> Table | None:
         s = seq[seq["subject"] == subject]
         kept = s[~s["excluded"]]
         role = "train" if subject in data.train_subjects else "test" if subject in data.test_subjects else "unused"
-        resid = _number(s["max_reprojection_px"].max()) if "max_reprojection_px" in s.columns else None
+        resid = finite_number(s["max_reprojection_px"].max()) if "max_reprojection_px" in s.columns else None
         rows.append([subject, role, len(kept), int(s["excluded"].sum()), int(kept["pose_frames"].sum()), resid])
     total = seq[~seq["excluded"]]
-    resid = _number(seq["max_reprojection_px"].max()) if "max_reprojection_px" in seq.columns else None
+    resid = finite_number(seq["max_reprojection_px"].max()) if "max_reprojection_px" in seq.columns else None
     rows.append(["All", "", len(total), int(seq["excluded"].sum()), int(total["pose_frames"].sum()), resid])
     return Table(["Subject", "Role", "Sequences", "Excluded", "Pose frames", "Max reprojection residual (px)"],
                  rows, title="Subjects", digits={"Max reprojection residual (px)": 5},
@@ -222,8 +214,8 @@ def priors_action_table(priors: PriorsInputs) -> Table | None:
     per = priors.metrics.get("per_action") or {}
     if not per:
         return None
-    rows = [[a, _number(v.get("mpjpe_mm")), _number(v.get("pelvis_error_mm")),
-             None if _number(v.get("ransac_inlier_fraction")) is None else 100 * float(v["ransac_inlier_fraction"]),
+    rows = [[a, finite_number(v.get("mpjpe_mm")), finite_number(v.get("pelvis_error_mm")),
+             None if finite_number(v.get("ransac_inlier_fraction")) is None else 100 * float(v["ransac_inlier_fraction"]),
              v.get("frames")] for a, v in per.items()]
     return Table(["Action", "Triangulation MPJPE (mm)", "Pelvis error (mm)", "RANSAC inliers (%)", "Frames"], rows,
                  title="Triangulation per action", digits=2)
