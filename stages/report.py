@@ -1,14 +1,15 @@
 """DVC stage ``report``: one offline HTML page (and markdown) over every experiment of params.yaml.
 
 Reads ``report`` (compare, clip_action, clip_frames, clip_stride, worst_frames,
-crop_samples), the experiment entries, ``image_experiments``, ``detect``, ``inputs_2d``,
-``dataset`` and ``evaluate.tta``; inputs are whatever the other stages wrote:
-``data/processed/`` (sequences, priors, frames), ``data/metrics/`` (eval.json,
-per_action.csv, per_joint.csv, DVCLive curves, priors.json; an image experiment's
-samples.npz and detect.json) and ``data/models/<name>/`` (config.json; best.pt for the
-skeleton renders of the lifting experiments, predicted on the CPU; image experiments are
-read from their metrics only, no network is built for them). Absent inputs become notes
-in the report, not errors. Writes ``data/reports/`` (``index.html``, ``report.md``,
+crop_samples), the experiment entries, ``image_experiments``, ``detect``,
+``algebraic_experiments`` / ``volumetric_experiments``, ``inputs_2d``, ``dataset`` and
+``evaluate.tta``; inputs are whatever the other stages wrote: ``data/processed/`` (sequences,
+priors, frames), ``data/metrics/`` (eval.json, per_action.csv, per_joint.csv, DVCLive curves,
+priors.json, pelvis_priors.json; an image experiment's samples.npz and detect.json) and
+``data/models/<name>/`` (config.json; best.pt for the skeleton renders of the lifting
+experiments, predicted on the CPU; image and multi-view experiments are read from their
+metrics only, no network is built for them). Absent inputs become notes in the report, not
+errors. Writes ``data/reports/`` (``index.html``, ``report.md``,
 figures) and ``data/reports.provenance.json``.
 
 ``--compare REV`` (or ``report.compare``) adds what changed against a git revision or DVC

@@ -22,7 +22,7 @@ from pose3d.images.config import image_run, run_dict
 from pose3d.images.crops import FRAMES_DIR, CropsError, load_crops
 from pose3d.images.evaluate import backproject, pixel_errors, predict_crops
 from pose3d.images.targets import joint_location_loss
-from pose3d.training.holdout import held_out_keys, validation_subjects
+from pose3d.training.holdout import held_out_rows
 from pose3d.training.loop import fit, resolve_device
 from pose3d.training.losses import FINAL
 from stages.common import code_digests, fail, file_digest, provenance, start, write_json
@@ -32,18 +32,9 @@ POSES = Path("data/processed/poses")
 
 
 def split_crops(crops, train_subjects: list[str], val_subjects: list[str] | None, max_val: int):
-    """(training crops, validation crops): the later sub-action of each action of the validation subjects held out."""
-    subjects = validation_subjects(list(val_subjects) if val_subjects else None, train_subjects)
-    views = sorted({(s, k, int(c)) for s, k, c in zip(crops.subject, crops.key, crops.camera)})
-    held = held_out_keys(views, subjects)
-    is_val = np.array([(s, k) in held for s, k in zip(crops.subject, crops.key)])
-    if not is_val.any():
-        raise ValueError(f"no validation crops: the crops of {', '.join(subjects)} have no action with two sub-actions")
-    val = np.flatnonzero(is_val)
-    val = val[np.linspace(0, len(val) - 1, min(max_val, len(val))).round().astype(int)]
-    keep = np.zeros(len(crops), dtype=bool)
-    keep[val] = True
-    return crops.subset(~is_val), crops.subset(keep), subjects
+    """(training crops, validation crops, validation subjects): the later sub-actions held out."""
+    train, val, subjects = held_out_rows(crops.subject, crops.key, train_subjects, val_subjects, max_val)
+    return crops.subset(train), crops.subset(val), subjects
 
 
 def validation_error(model, run, crops, device) -> float:

@@ -56,6 +56,14 @@ TINY_IMAGE_EXPERIMENTS = {"kp2d_tiny": {"model": "keypoints2d", **IMAGE_TINY},
 TINY_EXPERIMENTS["fc_det_tiny"] = {"model": "fc", "input_2d": "kp2d_tiny", "eval_input_2d": "kp2d_tiny",
                                    "use_scores": True, "loss": "l1"}
 ON_DETECTIONS = {"train@fc_det_tiny", "evaluate@fc_det_tiny"}
+#: the multi-view chain: the detector's backbone -> algebraic -> its pelvis as the priors -> volumetric, ContextPose
+MULTIVIEW_TINY = {"backbone": "kp2d_tiny", "resnet": 18, "input_size": 32, "head_filters": 16, "epochs": 1,
+                  "batch_size": 4, "frame_stride": 4, "workers": 0, "val_max_frames": 4, "device": "cpu"}
+TINY_ALGEBRAIC = {"alg_tiny": {"model": "algebraic", **MULTIVIEW_TINY}}
+TINY_VOLUMETRIC = {"vol_tiny": {"model": "volumetric", "cube_size": 16, **MULTIVIEW_TINY},
+                   "ctx_tiny": {"model": "contextpose", "cube_size": 16, "single_view": True, **MULTIVIEW_TINY}}
+MULTIVIEW = ({f"{s}_algebraic@{e}" for s in ("train", "evaluate") for e in TINY_ALGEBRAIC}
+             | {f"{s}_volumetric@{e}" for s in ("train", "evaluate") for e in TINY_VOLUMETRIC})
 EXPORT_FORMATS = ["videopose3d", "learnable_triangulation"]  # one that links files, one that writes images
 EXPORTS = {f"export@{f}" for f in EXPORT_FORMATS}
 TRAINING = ({f"{s}@{e}" for s in ("train", "evaluate") for e in TINY_EXPERIMENTS}
@@ -64,7 +72,8 @@ SOURCES = {"inputs_2d@gt", "inputs_2d@noisy"}  # the ground truth for the models
 IMAGES = {f"{s}@{e}" for s in ("train_image", "evaluate_image") for e in TINY_IMAGE_EXPERIMENTS}
 DETECTION = {"detect@kp2d_tiny", "inputs_2d@kp2d_tiny"}
 FRAMES = {"frames@S1", "frames@S9"}
-STAGES = {"synthesize", "convert", "priors"} | FRAMES | SOURCES | TRAINING | EXPORTS | IMAGES | DETECTION
+STAGES = ({"synthesize", "convert", "triangulate", "priors"} | FRAMES | SOURCES | TRAINING | EXPORTS | IMAGES | DETECTION
+          | MULTIVIEW)
 
 
 def sh(ws, *args, check=True) -> subprocess.CompletedProcess:
@@ -110,6 +119,9 @@ def repo(tmp_path_factory):
     params["experiments"] = TINY_EXPERIMENTS
     params["phases"] = TINY_PHASES
     params["export"]["formats"] = EXPORT_FORMATS
+    params["algebraic_experiments"] = TINY_ALGEBRAIC
+    params["volumetric_experiments"] = TINY_VOLUMETRIC
+    params["priors"]["source"] = "algebraic:alg_tiny"
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(ws, "git", "init", "-q")
     dvc(ws, "init", "-q")
@@ -245,10 +257,36 @@ def test_frames_crop_reruns_the_image_stages_and_no_lifting_on_ground_truth(repo
     proc = ran(dvc(repo, "repro"))
     # the exports read every frames folder; the image models train on the crops, and the detector's
     # new weights make new detections for the lifter that reads them
-    assert proc >= FRAMES | EXPORTS | IMAGES | {"detect@kp2d_tiny"}
-    assert proc <= FRAMES | EXPORTS | IMAGES | DETECTION | ON_DETECTIONS
+    assert proc >= FRAMES | EXPORTS | IMAGES | {"detect@kp2d_tiny"} | MULTIVIEW
+    assert proc <= FRAMES | EXPORTS | IMAGES | DETECTION | ON_DETECTIONS | MULTIVIEW | {"priors"}
     set_param(repo, "frames", "workers", 1)  # how, not what: not a parameter of the stage
     assert ran(dvc(repo, "repro")) == set()
+
+
+def test_backbone_change_reruns_the_multiview_chain(repo):
+    """kp2d_tiny -> alg_tiny -> (its pelvis predictions) priors -> vol_tiny, ctx_tiny: a real DAG edge at each step."""
+    dvc(repo, "repro")
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    assert any(d["path"] == "data/processed/pelvis/algebraic:alg_tiny.npz" for d in lock["priors"]["deps"])
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["image_experiments"]["kp2d_tiny"]["lr"] = 0.0005
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = ran(dvc(repo, "repro"))
+    assert proc >= MULTIVIEW | {"priors", "train_image@kp2d_tiny"}
+    assert not proc & (TRAINING - ON_DETECTIONS)  # no lifting model on ground-truth 2D
+    assert "train_image@integral_tiny" not in proc
+    priors = json.loads((repo / "data/metrics/pelvis_priors.json").read_text())
+    assert priors["source"] == "algebraic:alg_tiny" and priors["from_source_frames"] > 0
+
+
+def test_contextpose_setting_reruns_only_contextpose(repo):
+    dvc(repo, "repro")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["volumetric_experiments"]["ctx_tiny"]["temperature"] = 1000.0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(dvc(repo, "repro")) == {"train_volumetric@ctx_tiny", "evaluate_volumetric@ctx_tiny"}
+    ev = json.loads((repo / "data/metrics/ctx_tiny/eval.json").read_text())
+    assert "algebraic:alg_tiny" in ev["pelvis_source"]
 
 
 def test_one_formats_export_param_reruns_that_export_only(repo):
@@ -289,7 +327,7 @@ def test_real_archive_configured_generates_no_synthetic_data(repo, tmp_path):
     set_param(repo, "dataset", "raw_dir", str(external))
     proc = dvc(repo, "repro")
     # the same poses: nothing else runs but what reads the frames or the videos (frames records its video paths)
-    assert ran(proc) - IMAGES - DETECTION - ON_DETECTIONS == {"synthesize", "convert"} | FRAMES | EXPORTS
+    assert ran(proc) - IMAGES - DETECTION - ON_DETECTIONS - MULTIVIEW - {"priors"} == {"synthesize", "convert"} | FRAMES | EXPORTS
     assert [p.name for p in (repo / "data/raw/synthetic").iterdir()] == ["NOT_GENERATED.txt"]
     assert (repo / "data/processed/poses/data_3d_h36m.npz").is_file()
     set_param(repo, "dataset", "source", "synthetic")

@@ -7,13 +7,13 @@ key is an error with the closest known one. ``model`` is ``keypoints2d`` (crop -
 """
 from __future__ import annotations
 
-import difflib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 
 from torch import nn
 
 from pose3d.models.integral import Integral
 from pose3d.models.keypoints2d import Keypoints2D
+from pose3d.params.overlay import overlay
 from pose3d.training.loop import TrainConfig
 
 #: image model families -> network classes
@@ -85,16 +85,7 @@ def image_run(params: dict, name: str) -> ImageRun:
     if entry is None:
         known = [n for s in SECTIONS for n in (params.get(s) or {})]
         raise KeyError(f"no image experiment {name!r} in params.yaml ({', '.join(known) or 'none'})")
-    names = {f.name for f in fields(ImageRun)}
-    for key in entry:
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            raise ValueError(f"image experiment {name!r}: unknown key {key!r}"
-                             + (f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(sorted(names))})"))
-    for key in ("milestones", "val_subjects"):
-        if entry.get(key) is not None:
-            entry[key] = tuple(entry[key])
-    run = replace(ImageRun(), **entry)
+    run = overlay(ImageRun(), entry, f"image experiment {name!r}")
     if run.input_size % 32:
         raise ValueError(f"image experiment {name!r}: input_size {run.input_size} is not a multiple of 32 (ResNet's stride)")
     if run.model not in FAMILIES:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pose3d.params.schema import EXPERIMENT_SECTIONS, IMAGE_SECTIONS, INPUT_SECTIONS, SECTIONS
+from pose3d.params.schema import EXPERIMENT_SECTIONS, IMAGE_SECTIONS, INPUT_SECTIONS, MULTIVIEW_SECTIONS, SECTIONS
 
 
 class ParamsError(ValueError):
@@ -38,7 +39,7 @@ def section(params: Mapping | None, name: str, source: str | Path = "params.yaml
 def check_params(params: Mapping | None, source: str | Path = "params.yaml") -> dict[str, Any]:
     """Every section of a whole params file (experiment entries excepted), and no unknown section."""
     params = params or {}
-    known = [*SECTIONS, *INPUT_SECTIONS, *EXPERIMENT_SECTIONS, *IMAGE_SECTIONS]
+    known = [*SECTIONS, *INPUT_SECTIONS, *EXPERIMENT_SECTIONS, *IMAGE_SECTIONS, *MULTIVIEW_SECTIONS]
     problems = [_unknown(k, known, "section") for k in params if k not in known]
     if problems:
         raise ParamsError(f"{source}: " + "; ".join(problems))
@@ -75,10 +76,13 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
         if dataclasses.is_dataclass(hints[key]):
             values[key] = _build(hints[key], value, dotted, source)
             continue
+        meta = fields[key].metadata
         try:
-            values[key] = _convert(value, hints[key], fields[key].metadata)
+            values[key] = _convert(value, hints[key], meta)
         except _Mismatch:
             raise ParamsError(f"{source}: {dotted} must be {describe(hints[key])}, got {value!r}") from None
+        if "pattern" in meta and isinstance(values[key], str) and not re.fullmatch(meta["pattern"], values[key]):
+            raise ParamsError(f"{source}: {dotted} must be {meta['expect']}, got {value!r}")
     return cls(**values)
 
 

@@ -15,6 +15,9 @@ ALL_SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
 
 #: metadata of a key whose value YAML may read as a number though it is a name (a short git hash)
 NAME = {"numbers_as_text": True}
+#: metadata of ``priors.source``: the value must match ``pattern`` whole (``expect`` words it for the message)
+PELVIS_SOURCE = {"pattern": r"triangulation|algebraic:[A-Za-z0-9_.-]+",
+                 "expect": "'triangulation' or 'algebraic:<experiment>'"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class Priors:
     camera_weights: tuple[float, ...] | None = None  # null: all views weigh 1
     workers: int | None = None
     dask_address: str | None = None
+    # where the pelvis priors come from: the triangulation, or an algebraic experiment's predictions
+    source: str = field(default="triangulation", metadata=PELVIS_SOURCE)
 
 
 @dataclass(frozen=True)
@@ -213,5 +218,7 @@ SECTIONS: dict[str, type] = {
 EXPERIMENT_SECTIONS = ("experiments", "phases", "extra_experiments", "extra_phases")
 #: image experiments, checked by pose3d.images.config
 IMAGE_SECTIONS = ("image_experiments", "extra_image_experiments")
+#: multi-view experiments, checked by pose3d.multiview.config
+MULTIVIEW_SECTIONS = ("algebraic_experiments", "volumetric_experiments", "extra_multiview_experiments")
 #: the named 2D sources, checked by pose3d.detections.sources
 INPUT_SECTIONS = ("inputs_2d",)

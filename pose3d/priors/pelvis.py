@@ -13,16 +13,24 @@ pairs, and scores it against the 3D ground truth.
     <S>/<action>/valid          bool    (N, 17)     joint triangulated from >= 2 (inlier) views
     <S>/<action>/inlier_views   bool    (N, 17, 4)  views the joint was fitted to (camera index order)
     <S>/<action>/error_mm       float32 (N, 17)     distance to the 3D ground truth, NaN = invalid
+    <S>/<action>/from_source    bool    (N,)        the frame's pose came from meta/pelvis_source
+                                                    (the ``priors`` stage's output only)
     meta/joint_names, meta/camera_ids, meta/subjects      str arrays
     meta/h36m17_from_lt17       int (17,)  keypoints_3d[:, meta/h36m17_from_lt17] is learnable-
                                            triangulation's joint order (pelvis at its index 6)
-    meta/source_2d, meta/ransac_threshold_px (NaN: RANSAC off), meta/format_version
+    meta/source_2d, meta/ransac_threshold_px (NaN: RANSAC off)  the triangulation's 2D source and RANSAC
+    meta/format_version
+    meta/pelvis_source          str        ``priors.source`` (the ``priors`` stage's output only):
+                                           ``triangulation`` or ``algebraic:<experiment>``
 
 for example ``np.load(path)["S9/Walking 1/pelvis"]``. Why this and not LT's pickle: LT's
 ``{keypoints_3d, indexes}`` is tied to the row order of one labels file and one frame
 selection, while keys by subject/action/frame survive any re-selection (take
 ``[frame_idx]``); a flat npz opens without ``allow_pickle`` and loads one array at a
 time, so a user reads one sequence's pelvis without unpickling the rest.
+
+The ``triangulate`` stage writes the triangulation (``data/processed/pelvis/triangulation.npz``);
+a model's predictions in this format may replace it frame by frame (:mod:`pose3d.priors.merge`).
 """
 from __future__ import annotations
 
@@ -67,6 +75,7 @@ class SequencePrior:
     valid: np.ndarray
     inlier_views: np.ndarray
     error_mm: np.ndarray | None
+    from_source: np.ndarray | None = None  # (N,) bool: taken from another pelvis source
 
     @property
     def pelvis(self) -> np.ndarray:
@@ -122,8 +131,12 @@ def subject_priors(job: SubjectJob) -> dict[str, SequencePrior]:
 
 
 def write_pelvis_priors(path: Path, priors: Mapping[str, Mapping[str, SequencePrior]], source_2d: str,
-                        ransac_threshold_px: float | None) -> None:
-    """Write the flat npz described in the module docstring, atomically (temp file + rename)."""
+                        ransac_threshold_px: float | None, pelvis_source: str | None = None) -> None:
+    """Write the flat npz described in the module docstring, atomically (temp file + rename).
+
+    ``pelvis_source`` (``meta/pelvis_source``) is given for merged priors, whose sequences carry
+    ``from_source``; a bare triangulation has neither.
+    """
     path = Path(path)
     arrays: dict[str, np.ndarray] = {
         "meta/format_version": np.int64(FORMAT_VERSION),
@@ -134,6 +147,8 @@ def write_pelvis_priors(path: Path, priors: Mapping[str, Mapping[str, SequencePr
         "meta/source_2d": np.array(source_2d),
         "meta/ransac_threshold_px": np.float64(np.nan if ransac_threshold_px is None else ransac_threshold_px),
     }
+    if pelvis_source is not None:
+        arrays["meta/pelvis_source"] = np.array(pelvis_source)
     for s, actions in priors.items():
         for a, p in actions.items():
             arrays[f"{s}/{a}/keypoints_3d"] = p.keypoints_3d
@@ -142,6 +157,8 @@ def write_pelvis_priors(path: Path, priors: Mapping[str, Mapping[str, SequencePr
             arrays[f"{s}/{a}/inlier_views"] = p.inlier_views
             if p.error_mm is not None:
                 arrays[f"{s}/{a}/error_mm"] = p.error_mm
+            if p.from_source is not None:
+                arrays[f"{s}/{a}/from_source"] = p.from_source
     write_npz(path, arrays)
 
 
@@ -156,6 +173,12 @@ def load_pelvis_priors(path: Path) -> dict[str, dict[str, dict[str, np.ndarray]]
             action, _, field = rest.rpartition("/")
             out.setdefault(s, {}).setdefault(action, {})[field] = data[key]
     return out
+
+
+def load_pelvis_meta(path: Path) -> dict[str, np.ndarray]:
+    """The ``meta/`` arrays of ``pelvis_priors.npz`` by name without the prefix (``source_2d``, ...)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key.partition("/")[2]: data[key] for key in data.files if key.startswith("meta/")}
 
 
 class _Acc:

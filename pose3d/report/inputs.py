@@ -114,7 +114,8 @@ class ExperimentRun:
 
 @dataclass
 class PriorsInputs:
-    metrics: dict  # data/metrics/priors.json
+    metrics: dict  # data/metrics/priors.json (the triangulation); {} when absent
+    pelvis: dict | None = None  # data/metrics/pelvis_priors.json: the pelvis source the priors use, and its error
     limb_names: list[str] | None = None
     limb_mean_mm: np.ndarray | None = None
     limb_std_mm: np.ndarray | None = None
@@ -140,6 +141,7 @@ class ReportInputs:
     priors: PriorsInputs | None
     frames: list[SubjectFrames]
     image_experiments: list = field(default_factory=list)  # pose3d.report.image_runs.ImageRun, params order
+    multiview_experiments: list = field(default_factory=list)  # pose3d.report.multiview_runs.MultiviewRun
     problems: list[str] = field(default_factory=list)
     git_revision: str = "unknown"
     versions: dict = field(default_factory=dict)
@@ -189,7 +191,8 @@ def collect_inputs(root: Path | str, params: dict, configs: Mapping[str, dict | 
     keys only). ``networks`` holds
     (parameter count, receptive field) of each experiment's network, when the caller built it.
     The entries of ``image_experiments:`` need neither: pose3d.report.image_runs reads them as
-    they stand into ``image_experiments``.
+    they stand into ``image_experiments``; so does pose3d.report.multiview_runs for the multi-view
+    sections, into ``multiview_experiments``.
     """
     root = Path(root)
     reader = _Reader(root)
@@ -199,6 +202,7 @@ def collect_inputs(root: Path | str, params: dict, configs: Mapping[str, dict | 
                    for sec in EXPERIMENT_SECTIONS for n in (params.get(sec) or {})}
     experiments = [_experiment(reader, n, configs.get(n, {}), (networks or {}).get(n)) for n in names]
     from pose3d.report.image_runs import read_image_runs  # builds on _Reader and ExperimentRun above
+    from pose3d.report.multiview_runs import read_multiview_runs
 
     return ReportInputs(
         root=root,
@@ -208,6 +212,7 @@ def collect_inputs(root: Path | str, params: dict, configs: Mapping[str, dict | 
         priors=_priors(reader),
         frames=_frames(reader),
         image_experiments=read_image_runs(reader, params),
+        multiview_experiments=read_multiview_runs(reader, params),
         problems=reader.problems,
     )
 
@@ -285,10 +290,13 @@ def _robustness(reader: _Reader, rel: Path) -> pd.DataFrame | None:
 
 
 def _priors(reader: _Reader) -> PriorsInputs | None:
-    metrics = reader.json(METRICS / "priors.json")
-    if metrics is None:
+    """The triangulation's metrics (triangulate stage) and the priors stage's pelvis source and limb statistics;
+    None when neither metrics file is there."""
+    metrics, pelvis = reader.json(METRICS / "priors.json"), reader.json(METRICS / "pelvis_priors.json")
+    if metrics is None and pelvis is None:
         return None
-    out = PriorsInputs(metrics=metrics, provenance=reader.json(PRIORS.parent / "priors.provenance.json"))
+    out = PriorsInputs(metrics=metrics or {}, pelvis=pelvis,
+                       provenance=reader.json(PRIORS.parent / "priors.provenance.json"))
     path = reader.root / PRIORS / "limb_stats.h5"
     if path.is_file():
         try:

@@ -17,11 +17,13 @@ from pose3d.report.document import Report, Section, Table, Text
 from pose3d.report.image_runs import DETECT_STAGE, EVALUATE_STAGE, IMAGE_SECTION, ImageRun
 from pose3d.report.inputs import FRAMES, METRICS, MODELS, POSES, PRIORS, ReportInputs
 from pose3d.report.integral import integral_table, protocol_note
+from pose3d.report.multiview import multiview_section, pelvis_priors_text
+from pose3d.report.multiview_runs import MULTIVIEW_SECTIONS
 from pose3d.report.settings import ReportSettings
 
 #: params.yaml sections shown under Reproduce.
 PARAM_SECTIONS = ("dataset", "synthesize", "convert", "frames", "inputs_2d", "priors", "train", "experiments",
-                  IMAGE_SECTION, "detect", "evaluate", "report")
+                  IMAGE_SECTION, "detect", *MULTIVIEW_SECTIONS, "evaluate", "report")
 
 
 def assemble(inputs: ReportInputs, settings: ReportSettings) -> Report:
@@ -32,6 +34,7 @@ def assemble(inputs: ReportInputs, settings: ReportSettings) -> Report:
         robustness_section(inputs),
         detector_section(inputs.image_experiments),
         detected_section(inputs.experiments, inputs.params),
+        multiview_section(inputs.multiview_experiments, inputs.priors),
         curves_section(inputs),
         qualitative_section(inputs, settings),
         priors_section(inputs),
@@ -50,6 +53,9 @@ def _subtitle(inputs: ReportInputs) -> str:
     if inputs.image_experiments:
         text += (f" and {sum(r.evaluated for r in inputs.image_experiments)} of {len(inputs.image_experiments)} "
                  f"image experiments")
+    if inputs.multiview_experiments:
+        text += (f" and {sum(r.evaluated for r in inputs.multiview_experiments)} of "
+                 f"{len(inputs.multiview_experiments)} multi-view experiments")
     text += " evaluated"
     done += [r for r in image_3d(inputs) if r.evaluated]
     if done:
@@ -111,6 +117,9 @@ def results_section(inputs: ReportInputs) -> Section:
     if pooled is not None:
         sec.blocks.append(pooled)
     sec.blocks.extend(coverage_notes(inputs.experiments, inputs.params))
+    if inputs.multiview_experiments:
+        sec.blocks.append(Text("The multi-view experiments are scored as their seeds score them (frame-pooled, "
+                               "pelvis-relative, each number on a pelvis source): see Multi-view models.", "note"))
     for run in runs:
         if not run.evaluated:
             stage = EVALUATE_STAGE if isinstance(run, ImageRun) else "evaluate"
@@ -202,8 +211,10 @@ def qualitative_section(inputs: ReportInputs, settings: ReportSettings) -> Secti
 def priors_section(inputs: ReportInputs) -> Section:
     sec = Section("priors", "Priors")
     p = inputs.priors
-    if p is None:
-        sec.missing = f"No priors: {METRICS / 'priors.json'} is absent (the priors stage has not run)."
+    if p is None or not p.metrics:
+        sec.missing = f"No priors: {METRICS / 'priors.json'} is absent (the triangulate stage has not run)."
+        if text := pelvis_priors_text(p):
+            sec.blocks.append(Text(text))
         return sec
     m, prov = p.metrics, p.provenance or {}
 
@@ -218,7 +229,8 @@ def priors_section(inputs: ReportInputs) -> Section:
         f"Every frame's 17 joints triangulated from the four views{f' ({how})' if how else ''}: "
         f"MPJPE **{num('mpjpe_mm')} mm**{frames} (action-wise mean {num('mpjpe_action_mean_mm')} mm), "
         f"pelvis error {num('pelvis_error_mm')} mm, RANSAC inliers {num('ransac_inlier_fraction', 100)} %, "
-        f"valid joints {num('valid_joint_fraction', 100, '.3f')} %."))
+        f"valid joints {num('valid_joint_fraction', 100, '.3f')} %."
+        + (f" {text}" if (text := pelvis_priors_text(p)) else "")))
     image = figures.priors_figure(p)
     if image is not None:
         sec.blocks.append(image)
@@ -273,6 +285,9 @@ def reproduce_section(inputs: ReportInputs) -> Section:
         if run.detect_listed:
             rows.append([f"{run.name} (detections)", f"dvc repro {DETECT_STAGE}@{run.name}",
                          f"dvc exp run {DETECT_STAGE}@{run.name}", None, None])
+    for run in inputs.multiview_experiments:
+        rows.append([run.name, f"dvc repro {run.evaluate_stage}", f"dvc exp run {run.evaluate_stage}",
+                     run.training.get("git_revision", "–")[:12], run.training.get("device")])
     if rows:
         sec.blocks.append(Table(["Experiment", "Reproduce", "As a DVC experiment", "Trained at", "Trained on"], rows,
                                 title="Commands",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from pose3d.h36m.sequences import action_group
 from pose3d.training.protocols import Split, View
 
@@ -61,3 +63,22 @@ def describe(split: Split, subjects: list[str]) -> str:
     sequences = sorted({(s, k) for s, k, _ in split.validation})
     return (f"held-out validation: the later sub-action of each action of {', '.join(subjects)} "
             f"({len(sequences)} sequences, {len(split.validation)} views), never a test subject")
+
+
+def held_out_rows(subject, key, train_subjects: list[str], val_subjects: list[str] | None,
+                  max_rows: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Rows of per-example ``subject`` / ``key`` arrays: (training mask, validation mask, validation subjects).
+
+    The validation rows are the later sub-actions of the validation subjects, thinned evenly to at
+    most ``max_rows``; the training rows are every other row (the thinned-out ones never train).
+    """
+    subjects = validation_subjects(list(val_subjects) if val_subjects else None, train_subjects)
+    held = held_out_keys(sorted({(str(s), str(k), 0) for s, k in zip(subject, key)}), subjects)
+    is_val = np.array([(str(s), str(k)) in held for s, k in zip(subject, key)], dtype=bool)
+    if not is_val.any():
+        raise ValueError(f"no validation examples: {', '.join(subjects)} have no action with two sub-actions")
+    val = np.flatnonzero(is_val)
+    val = val[np.linspace(0, len(val) - 1, min(max_rows, len(val))).round().astype(int)]
+    keep = np.zeros(len(is_val), dtype=bool)
+    keep[val] = True
+    return ~is_val, keep, subjects

@@ -13,6 +13,7 @@ ends with the same weights as an uninterrupted one on the CPU.
 """
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import logging
 import math
@@ -72,11 +73,23 @@ class TrainConfig:
 OPTIMIZERS = ("adam", "adamw")
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The recipe's optimizer over the trainable parameters only (frozen ones never move)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+def make_optimizer(model: nn.Module, cfg: TrainConfig,
+                   lr_factors: tuple[tuple[str, float], ...] = ()) -> torch.optim.Optimizer:
+    """The recipe's optimizer over the trainable parameters only (frozen ones never move).
+
+    ``lr_factors``: (name pattern, factor) pairs; a parameter matching a pattern learns at ``lr``
+    times its factor (the multi-view seeds' backbone group), in a group of its own.
+    """
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not named:
         raise ValueError("every parameter is frozen: nothing to train")
+    params: list = [p for _, p in named]
+    if lr_factors:
+        groups: dict[float, list] = {}
+        for n, p in named:
+            factor = next((f for pattern, f in lr_factors if fnmatch.fnmatchcase(n, pattern)), 1.0)
+            groups.setdefault(float(factor), []).append(p)
+        params = [{"params": ps, "lr": cfg.lr * f, "lr_factor": f} for f, ps in groups.items()]
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, amsgrad=cfg.amsgrad, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
@@ -171,6 +184,7 @@ def fit(
     identity: dict | None = None,
     criterion: Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor] | None = None,
     val_label: str = "validation MPJPE (mm)",
+    lr_factors: tuple[tuple[str, float], ...] = (),
 ) -> History:
     """Train for ``cfg.epochs`` epochs, resuming from ``out_dir/latest.pt`` if it exists.
 
@@ -182,7 +196,8 @@ def fit(
     changed data never continues from weights trained on the old data. On resume the
     restored epochs are passed to ``on_epoch`` first, so a logger that starts empty ends
     with the whole run. ``criterion(outputs, targets)`` replaces the experiment's ``loss`` terms
-    (the image models' weighted L1); ``val_label`` names what ``validate`` returns in the log.
+    (the image models' weighted L1); ``val_label`` names what ``validate`` returns in the log;
+    ``lr_factors`` scale the learning rate of some parameters (:func:`make_optimizer`).
     Under ``torchrun`` (``dist_info``, :mod:`pose3d.training.distributed`) the model is
     wrapped in DistributedDataParallel, each rank trains on its share of every batch, and
     only rank 0 validates and writes checkpoints.
@@ -201,7 +216,7 @@ def fit(
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    opt = make_optimizer(model, cfg) if cfg.epochs > 0 else None  # epochs 0: weights scored as loaded
+    opt = make_optimizer(model, cfg, lr_factors) if cfg.epochs > 0 else None  # epochs 0: weights scored as loaded
     schedule = cfg.lr_schedule()
     scheduled_bns = batchnorms(model, cfg.bn_schedule)
     hist = History()
@@ -248,7 +263,7 @@ def fit(
     for epoch in range(hist.epoch, last):
         lr = schedule.lr_at(epoch)
         for group in opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_factor", 1.0)
         momentum = bn_momentum(epoch, cfg, lr)
         for bn in scheduled_bns:
             bn.momentum = momentum

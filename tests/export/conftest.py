@@ -21,7 +21,8 @@ def export_inputs(tiny_raw, tiny_poses, tmp_path_factory) -> Inputs:
     for subject in FRAME_SUBJECTS:
         proc = run_stage("frames", ws, "--subject", subject)
         assert proc.returncode == 0, proc.stderr
-    for stage, args in (("inputs_2d", ("--source", "noisy")), ("priors", ())):  # the priors' 2D, then the priors
+    # the priors' 2D, its triangulation, then the priors
+    for stage, args in (("inputs_2d", ("--source", "noisy")), ("triangulate", ()), ("priors", ())):
         proc = run_stage(stage, ws, *args)
         assert proc.returncode == 0, proc.stderr
     root = Path(ws)

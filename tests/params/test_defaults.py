@@ -32,6 +32,7 @@ def test_every_section_of_the_committed_file_loads(committed):
     loaded = check_params(committed, PARAMS)
     assert list(loaded) == list(SECTIONS)
     assert loaded["priors"].input_2d == "noisy" and loaded["synthesize"].videos.subjects == "all"
+    assert loaded["priors"].source == "triangulation"
     assert loaded["evaluate"].checkpoint == "last"
 
 

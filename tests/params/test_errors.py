@@ -62,6 +62,10 @@ def test_a_key_like_no_other_lists_the_known_keys():
     ("evaluate", {"robustness_stride": 1.5}, "evaluate.robustness_stride must be an integer, got 1.5"),
     ("evaluate", {"robustness": [5]}, "evaluate.robustness must be a mapping, got [5]"),
     ("priors", {"camera_weights": [1, "x"]}, "priors.camera_weights must be a list of numbers or null"),
+    ("priors", {"source": "algebraic"}, "priors.source must be 'triangulation' or 'algebraic:<experiment>', "
+                                        "got 'algebraic'"),
+    ("priors", {"source": "algebraic:../x"}, "priors.source must be 'triangulation' or 'algebraic:<experiment>'"),
+    ("priors", {"source": 3}, "priors.source must be a string, got 3"),
     ("evaluate", {"checkpoint": "final"}, "evaluate.checkpoint must be one of 'last', 'best', got 'final'"),
     ("report", {"clip_frames": 4.5}, "report.clip_frames must be an integer, got 4.5"),
 ])
@@ -78,6 +82,7 @@ def test_values_are_converted_to_the_schema_types():
                    "synthesize").videos == Videos(subjects="all", cameras=(0, "54138969"))
     assert section({"priors": {"camera_weights": [1, 0, 1, 1], "input_2d": 7}}, "priors") == Priors(
         camera_weights=(1.0, 0.0, 1.0, 1.0), input_2d="7")
+    assert section({"priors": {"source": "algebraic:alg_4v.b"}}, "priors").source == "algebraic:alg_4v.b"
     assert section({"convert": None}, "convert") == SECTIONS["convert"]()
 
 

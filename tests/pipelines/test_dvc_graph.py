@@ -10,7 +10,8 @@ GRAPH = {
     "synthesize": [],
     "convert": ["synthesize"],
     "frames@S9": ["convert"],
-    "priors": ["convert"],
+    "triangulate": ["convert"],
+    "priors": ["triangulate"],
     "train@a": ["convert"],
     "train@b": ["convert"],
     "evaluate@a": ["train@a"],
@@ -21,6 +22,7 @@ GRAPH = {
 
 def test_targets_name_stages_groups_and_experiments():
     assert dvc_graph.expand_targets(GRAPH, ["priors"]) == ["priors"]
+    assert dvc_graph.plan(GRAPH, ["priors"], {"triangulate"}) == ["triangulate", "priors"]
     assert dvc_graph.expand_targets(GRAPH, ["train"]) == ["train@a", "train@b"]
     assert dvc_graph.expand_targets(GRAPH, ["a", "S9"]) == ["train@a", "evaluate@a", "frames@S9"]
     assert dvc_graph.expand_targets(GRAPH, None) == []

@@ -13,9 +13,9 @@ def test_a_stage_counts_those_that_neither_wait_for_it_nor_it_for_them():
     every = list(GRAPH)
     n = dvc_graph.side_by_side(GRAPH, every, parallel=8)
     assert n["synthesize"] == n["convert"] == 1  # everything else waits for them
-    # train@a runs beside frames@S9, priors, train@b, evaluate@b
-    assert n["train@a"] == n["evaluate@a"] == 5
-    assert n["report"] == 3  # beside frames@S9 and priors only
+    # train@a runs beside frames@S9, triangulate, priors, train@b, evaluate@b
+    assert n["train@a"] == n["evaluate@a"] == 6
+    assert n["report"] == 4  # beside frames@S9, triangulate and priors only
     assert dvc_graph.side_by_side(GRAPH, every, parallel=2)["train@a"] == 2
     # only what is to run counts: one experiment's chain runs alone
     assert set(dvc_graph.side_by_side(GRAPH, ["train@a", "evaluate@a"], parallel=2).values()) == {1}

@@ -125,6 +125,8 @@ def write_priors(ws: Path) -> LimbStats:
         "frames": 1500, "mpjpe_action_mean_mm": 18.7, "per_action": per_action}))
     stats = LimbStats(np.linspace(100, 450, 16), np.linspace(1, 16, 16), 1234)
     write_limb_stats(ws / "data/processed/priors/limb_stats.h5", stats, subjects=["S1"])
+    (ws / "data/processed/priors.provenance.json").write_text(json.dumps(
+        {"source_2d": "noisy", "ransac_threshold_px": 15.0, "pelvis_source": "algebraic:alg"}))
     return stats
 
 

@@ -14,8 +14,8 @@ from PIL import Image
 from pose3d.report.tables import ACTION_ABBREV
 from tests.report.conftest import CURVE_EPOCHS, EXPERIMENTS, HEADLINE, REPORT, Page, column
 
-SECTIONS = ["data", "results", "per-action", "robustness", "detector", "detected-2d", "curves", "qualitative", "priors",
-            "frames", "reproduce", "comparison"]
+SECTIONS = ["data", "results", "per-action", "robustness", "detector", "detected-2d", "multiview", "curves",
+            "qualitative", "priors", "frames", "reproduce", "comparison"]
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +99,7 @@ def test_priors_and_frames_sections(page, report_ws):
     assert len(limbs["rows"]) == 16
     assert [float(r[1][0]) for r in limbs["rows"]] == pytest.approx(mean, abs=0.05)
     assert "18.7 mm" in page.text("priors")
+    assert "noisy 2D, RANSAC at 15.0 px" in page.text("priors") and "algebraic:alg" in page.text("priors")
     frames = page.table("frames", "Extracted frames")
     videos = pd.read_csv(report_ws / "data/processed/frames/S9/videos.csv")
     assert column(frames, "Videos used")["S9"][0] == str((videos["status"] == "ok").sum())

@@ -1,0 +1,1 @@
+"""Multi-view samples and their batches: learnable-triangulation and ContextPose."""
