@@ -176,3 +176,37 @@ def test_attention_loss_reaches_attention_weights():
     loss.backward()
     grad = m.mid_res.attention.attend.weight.grad
     assert grad is not None and bool(torch.isfinite(grad).all()) and grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("model, total, trainable", [
+    ("algebraic", 79_521_890, 79_521_890),  # PoseResNet-152 68,635,473 + confidence head 10,886,417
+    ("volumetric", 80_588_050, 80_583_681),  # + process_features 8,224 + V2V 11,944,353; final layer frozen
+    ("contextpose", 69_559_861, 69_555_492),  # + process_features 8,224 + V2VNet 916,164; final layer frozen
+])
+def test_seed_configurations_have_the_seeds_parameter_counts(model, total, trainable):
+    """learnable-triangulation's and ContextPose's configurations (ResNet-152, 256 deconvolution filters, 64^3)."""
+    from pose3d.models.registry import count_parameters
+    from pose3d.multiview.config import MultiViewRun
+
+    run = MultiViewRun(model=model, resnet=152, head_filters=256, input_size=384, cube_size=64)
+    net = run.network(np.full(16, 300.0), np.full(16, 20.0)) if model == "contextpose" else run.network()
+    assert (count_parameters(net), count_parameters(net, trainable_only=True)) == (total, trainable)
+
+
+def test_cpu_defaults_are_smaller_and_say_so():
+    """The CPU defaults (ResNet-18, 64 deconvolution filters, a 16^3 cube) are a fraction of the seeds' size."""
+    import yaml
+
+    from pose3d.models.registry import count_parameters
+    from pose3d.multiview.config import multiview_run
+    from tests.helpers import ROOT
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    counts = {}
+    for name in ("alg_r18", "vol_r18", "ctx_r18"):
+        run = multiview_run(params, name)
+        assert (run.resnet, run.head_filters, run.input_size) == (18, 64, 64)
+        net = run.network(np.full(16, 300.0), np.full(16, 20.0)) if run.model == "contextpose" else run.network()
+        counts[run.model] = count_parameters(net)
+    assert counts["algebraic"] < 79_521_890 / 3 and counts["volumetric"] < 80_588_050 / 3
+    assert counts["contextpose"] < 69_559_861 / 3
