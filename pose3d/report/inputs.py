@@ -42,8 +42,27 @@ class DataInputs:
     provenance: dict | None = None  # data/processed/poses.provenance.json
 
 
+class StageState:
+    """How far a run's stages got, from the files they left (``eval``, ``model_info``)."""
+
+    eval: dict | None
+    model_info: dict | None
+
+    @property
+    def evaluated(self) -> bool:
+        return self.eval is not None
+
+    @property
+    def status(self) -> str:
+        if self.evaluated:
+            return "evaluated"
+        if self.model_info is not None:
+            return "trained; evaluation failed or not run"
+        return "failed or not run"
+
+
 @dataclass
-class ExperimentRun:
+class ExperimentRun(StageState):
     """One entry of ``experiments:`` and whatever its train/evaluate stages left behind."""
 
     name: str
@@ -61,18 +80,6 @@ class ExperimentRun:
     training_provenance: dict | None = None
     clip: object | None = None  # pose3d.report.animation.Clip, attached by the caller
     clip_note: str = ""
-
-    @property
-    def evaluated(self) -> bool:
-        return self.eval is not None
-
-    @property
-    def status(self) -> str:
-        if self.evaluated:
-            return "evaluated"
-        if self.model_info is not None:
-            return "trained; evaluation failed or not run"
-        return "failed or not run"
 
     @property
     def headline_set(self) -> str | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pose3d.report.inputs import METRICS, MODELS, _Reader
+from pose3d.report.inputs import METRICS, MODELS, StageState, _Reader
 
 #: params.yaml sections that run -> the suffix of their stages (train_<suffix>@<name>, evaluate_<suffix>@<name>).
 MULTIVIEW_SECTIONS = {"algebraic_experiments": "algebraic", "volumetric_experiments": "volumetric"}
@@ -23,7 +23,7 @@ REQUIRED = ("mpjpe_abs_mm", "mpjpe_rel_mm")
 
 
 @dataclass
-class MultiviewRun:
+class MultiviewRun(StageState):
     """One multi-view experiment: its params entry and the files of its train / evaluate stages."""
 
     name: str
@@ -34,18 +34,6 @@ class MultiviewRun:
     model_info: dict | None = None  # data/models/<name>/config.json
     training_provenance: dict | None = None  # data/models/<name>.provenance.json
     eval_provenance: dict | None = None
-
-    @property
-    def evaluated(self) -> bool:
-        return self.eval is not None
-
-    @property
-    def status(self) -> str:
-        if self.evaluated:
-            return "evaluated"
-        if self.model_info is not None:
-            return "trained; evaluation failed or not run"
-        return "failed or not run"
 
     @property
     def family(self) -> str:
