@@ -129,8 +129,8 @@ def seen_rates(monkeypatch):
     seen: list[float] = []
     original = loop.make_optimizer
 
-    def recording(model, cfg):
-        opt = original(model, cfg)
+    def recording(model, cfg, *args):
+        opt = original(model, cfg, *args)
         opt.register_step_pre_hook(lambda o, args, kwargs: seen.append(o.param_groups[0]["lr"]))
         return opt
 
@@ -155,3 +155,18 @@ def test_fit_uses_the_schedule_and_a_resumed_run_the_same_rates(seen_rates, tmp_
     hist = fit(TinyLifter(), batcher, FIT_CFG, tmp_path / "resumed", lambda m: 1.0)
     assert hist.epoch == 6
     assert seen_rates == pytest.approx(FIT_RATES, rel=1e-12)  # 3 before the interruption, 3 after
+
+
+def test_lr_factors_scale_the_matching_parameters_at_every_scheduled_rate(seen_rates, tmp_path):
+    """The multi-view seeds' backbone group: a pattern's parameters learn at the scheduled lr times its factor."""
+    model = TinyLifter()
+    opt = loop.make_optimizer(model, FIT_CFG, (("net.0.*", 0.1),))
+    factors = sorted(g["lr_factor"] for g in opt.param_groups)
+    assert factors == [0.1, 1.0]
+    small = next(g for g in opt.param_groups if g["lr_factor"] == 0.1)
+    assert {id(p) for p in small["params"]} == {id(p) for p in model.net[0].parameters()}
+    torch.manual_seed(0)
+    fit(model, tiny_batcher(), FIT_CFG, tmp_path / "groups", lambda m: 1.0, lr_factors=(("net.0.*", 0.1),))
+    latest = torch.load(tmp_path / "groups" / "latest.pt", weights_only=False)
+    rates = {g["lr_factor"]: g["lr"] for g in latest["optimizer"]["param_groups"]}
+    assert rates[0.1] == pytest.approx(0.1 * rates[1.0], rel=1e-12) and rates[1.0] == pytest.approx(FIT_RATES[-1])
