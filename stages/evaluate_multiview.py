@@ -17,16 +17,17 @@ An algebraic experiment also predicts every frame with crops of every subject an
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from pose3d.h36m.sequences_csv import SequencesCsvError
 from pose3d.h36m.vp3d_format import load_3d
 from pose3d.images.crops import CropsError
 from pose3d.io.atomic import replacing
+from pose3d.metrics.aggregate import ErrorAccumulator
 from pose3d.multiview.config import multiview_run
 from pose3d.multiview.predict import pose_errors, predict
 from pose3d.priors.pelvis import SequencePrior, load_pelvis_priors, write_pelvis_priors
@@ -52,13 +53,28 @@ def pelvis_source(run, params: dict) -> str:
     return f"priors stage: {source}"
 
 
-def summary(abs_err: np.ndarray, rel_err: np.ndarray, actions: np.ndarray) -> dict:
-    groups = sorted(set(actions))
-    per_abs = [float(np.nanmean(abs_err[actions == a])) for a in groups]
-    per_rel = [float(np.nanmean(rel_err[actions == a])) for a in groups]
-    return {"mpjpe_abs_mm": float(np.nanmean(abs_err)), "mpjpe_rel_mm": float(np.nanmean(rel_err)),
-            "mpjpe_abs_actionwise_mm": float(np.mean(per_abs)), "mpjpe_rel_actionwise_mm": float(np.mean(per_rel)),
-            "frames": int(len(abs_err))}
+def accumulate(table, abs_err: np.ndarray, rel_err: np.ndarray) -> ErrorAccumulator:
+    """The errors in the project's accumulator, one sequence per (subject, key, camera) (all views: "all")."""
+    acc = ErrorAccumulator()
+    cameras = table.camera[:, 0].astype(str) if table.items.shape[1] == 1 else np.full(len(table), "all")
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i, g in enumerate(zip(table.subject, table.key, cameras)):
+        groups.setdefault(g, []).append(i)
+    for (s, k, c), idx in groups.items():
+        acc.add(s, k, c, {"mpjpe_abs": abs_err[idx], "mpjpe_rel": rel_err[idx]})
+    return acc
+
+
+def summary(acc: ErrorAccumulator) -> dict:
+    """learnable-triangulation's frame-pooled means and the lifting seeds' action-wise ones."""
+    s = acc.summary()
+    return {"mpjpe_abs_mm": s["mpjpe_abs_pooled"], "mpjpe_rel_mm": s["mpjpe_rel_pooled"],
+            "mpjpe_abs_actionwise_mm": s["mpjpe_abs"], "mpjpe_rel_actionwise_mm": s["mpjpe_rel"], "frames": s["frames"]}
+
+
+def scored_summary(table, pred: np.ndarray, mask: np.ndarray | None = None) -> dict:
+    mask = np.ones(len(table), dtype=bool) if mask is None else mask
+    return summary(accumulate(table.subset(mask), *pose_errors(pred[mask], table.joints[mask])))
 
 
 def triangulation_at(table) -> np.ndarray:
@@ -93,47 +109,42 @@ def main(argv: list[str] | None = None) -> None:
     try:
         run = multiview_run(params, name)
         test = load_tables(params, run, list(ds["test_subjects"]))
-        train = load_tables(params, run, list(ds["train_subjects"]))
+        # an algebraic model also predicts the training frames: the priors stage's pelvis source
+        train = load_tables(params, run, list(ds["train_subjects"])) if run.model == "algebraic" else None
         model = build_model(run)
         ckpt = load_checkpoint(Path("data/models") / name, settings.checkpoint)
         model.load_state_dict(ckpt.state_dict)
+        mean_rel = np.asarray(json.loads((Path("data/models") / name / "config.json").read_text())["mean_pose_relative_mm"])
     except (KeyError, ValueError, OSError, CropsError, SequencesCsvError) as exc:
         fail(log, f"multi-view experiment {name!r}: {exc}")
     device = resolve_device(run.device)
     t0 = time.time()
     scored = test.single_views() if run.single_view else test
     pred = predict(model, run, scored, device)
-    abs_err, rel_err = pose_errors(pred, scored.joints)
-    actions = scored.action
+    acc = accumulate(scored, *pose_errors(pred, scored.joints))
     source = pelvis_source(run, params)
-    mean_rel = (train.joints - train.joints[:, :1]).mean(0)
     if run.model == "algebraic":
         mean_root = pred[:, :1]
     elif run.pelvis == "gt":
         mean_root = scored.joints[:, :1]
     else:
         mean_root = scored.pelvis[:, None]
-    mean_pose = mean_root + mean_rel[None]
-    tri = triangulation_at(scored)
     result = {
         "experiment": name, "family": run.model, "checkpoint": settings.checkpoint, "epoch": ckpt.epoch,
-        "pelvis_source": source, **summary(abs_err, rel_err, actions),
+        "pelvis_source": source, **summary(acc),
         "views": "one view per sample (every frame and camera)" if run.single_view else "all present views",
-        "per_subject": {s: {"pelvis_source": source, **summary(abs_err[scored.subject == s], rel_err[scored.subject == s],
-                                                               actions[scored.subject == s])}
+        "per_subject": {s: {"pelvis_source": source, **scored_summary(scored, pred, scored.subject == s)}
                         for s in sorted(set(scored.subject))},
         "mean_pose": {"pelvis_source": source if run.model != "algebraic" else "the model's own pelvis",
-                      **summary(*pose_errors(mean_pose, scored.joints), actions)},
+                      **scored_summary(scored, mean_root + mean_rel[None])},
         "priors_triangulation": {"pelvis_source": "its own (triangulated) pelvis",
-                                 **summary(*pose_errors(tri, scored.joints), actions)},
+                                 **scored_summary(scored, triangulation_at(scored))},
     }
     if run.model != "algebraic":
         centre = scored.joints[:, 0] if run.pelvis == "gt" else scored.pelvis
         result["pelvis_error_mm"] = float(np.linalg.norm(centre - scored.joints[:, 0], axis=-1).mean())
-    rows = [{"action": a, "frames": int((actions == a).sum()),
-             "mpjpe_abs_mm": float(np.nanmean(abs_err[actions == a])),
-             "mpjpe_rel_mm": float(np.nanmean(rel_err[actions == a])), "pelvis_source": source}
-            for a in sorted(set(actions))]
+    rows = acc.per_action().reset_index()[["action", "frames", "mpjpe_abs", "mpjpe_rel"]]
+    rows = rows.rename(columns={"mpjpe_abs": "mpjpe_abs_mm", "mpjpe_rel": "mpjpe_rel_mm"}).assign(pelvis_source=source)
     out = Path("data/metrics") / name
     out.mkdir(parents=True, exist_ok=True)
     if run.model == "algebraic":
@@ -143,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         write_predictions(path, name, [train, test], [train_pred, pred], [train.views, test.views])
         result["predicted_frames"] = {"train": len(train), "test": len(test)}
     write_json(out / "eval.json", result)
-    pd.DataFrame(rows).to_csv(out / "per_action.csv", index=False, float_format="%.4f")
+    rows.to_csv(out / "per_action.csv", index=False, float_format="%.4f")
     write_json(out / "eval.provenance.json", provenance(device=str(device), seconds=time.time() - t0))
     log.info("%s: MPJPE %.2f mm absolute, %.2f mm relative (frame-pooled, %d %s; pelvis: %s); mean pose %.2f mm "
              "relative, priors triangulation %.2f / %.2f mm", name, result["mpjpe_abs_mm"], result["mpjpe_rel_mm"],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,9 @@ from pose3d.experiments import init_spec, initialise
 from pose3d.h36m.sequences_csv import FILE_NAME as SEQUENCES_CSV, SequencesCsvError, read_exclusions
 from pose3d.images.crops import FRAMES_DIR, CropsError
 from pose3d.models.registry import count_parameters
-from pose3d.models.v2v_context import attention_target
 from pose3d.multiview.batcher import MultiViewBatcher
 from pose3d.multiview.config import multiview_run, run_dict
-from pose3d.multiview.losses import algebraic_loss, contextpose_loss, local_joints, volumetric_loss
+from pose3d.multiview.losses import algebraic_loss, contextpose_loss, volumetric_loss
 from pose3d.multiview.predict import pose_errors, predict
 from pose3d.multiview.samples import load_multiview
 from pose3d.priors.limbs import read_limb_stats
@@ -65,14 +65,7 @@ def criterion_for(run):
         return algebraic_loss
     if run.model == "volumetric":
         return volumetric_loss
-
-    def contextpose(outputs: dict, target: torch.Tensor) -> torch.Tensor:
-        coarse = round(outputs["attention"].shape[-1] ** (1 / 3))
-        local = local_joints(target, outputs["centre"], outputs["angle"])
-        goal = attention_target(local, coarse, run.cube_side_mm, run.cube_size)
-        return contextpose_loss(outputs, target, goal)
-
-    return contextpose
+    return partial(contextpose_loss, cube_side_mm=run.cube_side_mm, cube_size=run.cube_size)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -83,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         train_subjects = list(params["dataset"]["train_subjects"])
         table = load_tables(params, run, train_subjects)
         train, val, val_subjects = split_frames(table, train_subjects, run.val_subjects, run.val_max_frames)
+        mean_pose = (train.joints - train.joints[:, :1]).mean(0)  # every training frame, before the stride
         train = train.subset(np.arange(len(train)) % max(1, run.frame_stride) == 0)
         torch.manual_seed(run.seed)  # same initial weights every run
         model = build_model(run)
@@ -136,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
         "experiment": name, "family": run.model, "config": run_dict(run), "epochs": hist.epoch,
         "parameters": count_parameters(model), "trainable_parameters": count_parameters(model, trainable_only=True),
         "train_frames": len(train), "validation_frames": len(val), "validation_subjects": val_subjects,
+        # the baseline evaluate@ sets beside the model, so that it need not read the training frames again
+        "mean_pose_relative_mm": mean_pose.round(4).tolist(),
         "best_epoch": hist.best_epoch, "best_val_mpjpe_relative_mm": round(hist.best_mpjpe_mm, 4),
         "last_val_mpjpe_relative_mm": round(hist.val_mpjpe_mm[-1], 4) if hist.val_mpjpe_mm else None,
         "train_loss": [round(v, 6) for v in hist.train_loss],

@@ -28,6 +28,18 @@ FRAMES_DIR = Path("data/processed/frames")
 POSES_DIR = Path("data/processed/poses")
 
 
+def take_rows(table, index, per_view: tuple[str, ...] = (), views=None):
+    """A table dataclass with the rows ``index`` (mask or indices) of every array field; fields in
+    ``per_view`` are (N, V, ...) and take ``[index, views]`` with a view axis of one kept."""
+    values = {}
+    for f in dataclasses.fields(table):
+        value = getattr(table, f.name)
+        if not isinstance(value, np.ndarray):
+            continue
+        values[f.name] = value[index, views][:, None] if f.name in per_view and views is not None else value[index]
+    return dataclasses.replace(table, **values)
+
+
 class CropsError(ValueError):
     """The crops cannot serve as examples (absent, or not matching the poses); the message names the file."""
 
@@ -59,11 +71,7 @@ class CropTable:
 
     def subset(self, mask: np.ndarray) -> CropTable:
         """The crops where ``mask`` is true (same shards)."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name, value in fields.items():
-            if isinstance(value, np.ndarray):
-                fields[name] = value[mask]
-        return CropTable(**fields)
+        return take_rows(self, mask)
 
     def to_original(self, uv_crop: np.ndarray) -> np.ndarray:
         """Crop pixels (N, J, 2) -> original-image pixels (pixel centres at integers)."""

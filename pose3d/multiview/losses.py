@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from pose3d.geometry.cube import nearest_voxel, to_cube_frame
+from pose3d.models.v2v_context import attention_target
 from pose3d.training.losses import FINAL
 
 SCALE = 0.1  # mm -> cm, both seeds' scale_keypoints_3d
@@ -51,11 +52,11 @@ def volumetric_loss(outputs: dict, target: torch.Tensor) -> torch.Tensor:
                                                                                   outputs["grid"], target)
 
 
-def contextpose_loss(outputs: dict, target: torch.Tensor, attention_target: torch.Tensor) -> torch.Tensor:
-    attention = ((outputs["attention"].float() - attention_target) ** 2).mean()
+def contextpose_loss(outputs: dict, target: torch.Tensor, cube_side_mm: float, cube_size: int) -> torch.Tensor:
+    """The volumetric loss plus 1e6 x the attention's squared error against ContextPose's Gaussian target,
+    made from the true joints in the cube's own axes (the cube's ``centre`` and ``angle`` are in ``outputs``)."""
+    coarse = round(outputs["attention"].shape[-1] ** (1 / 3))
+    local = to_cube_frame(target, outputs["centre"], outputs["angle"])
+    goal = attention_target(local, coarse, cube_side_mm, cube_size)
+    attention = ((outputs["attention"].float() - goal) ** 2).mean()
     return volumetric_loss(outputs, target) + ATTENTION_WEIGHT * attention
-
-
-def local_joints(target: torch.Tensor, centre: torch.Tensor, angle: torch.Tensor | None) -> torch.Tensor:
-    """The true joints in the cube's own axes relative to its centre (ContextPose's attention target's input)."""
-    return to_cube_frame(target, centre, angle)

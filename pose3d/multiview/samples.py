@@ -19,19 +19,19 @@ over cameras:
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pose3d.geometry.projection import camera_to_world
 from pose3d.geometry.triangulation import projection_matrix
 from pose3d.h36m.cameras import CAMERA_IDS, get_camera
 from pose3d.h36m.sequences import action_group
-from pose3d.images.crops import FRAMES_DIR, POSES_DIR, CropsError, CropTable, load_crops
-from pose3d.priors.pelvis import load_pelvis_priors
+from pose3d.h36m.skeleton import to_17
+from pose3d.h36m.vp3d_format import load_3d
+from pose3d.images.crops import FRAMES_DIR, POSES_DIR, CropsError, CropTable, load_crops, take_rows
+from pose3d.priors.merge import PelvisSourceError, read_priors
 from pose3d.video.reader import FrameShards
 
 NUM_VIEWS = len(CAMERA_IDS)
@@ -67,22 +67,12 @@ class MultiViewTable:
         return np.array([action_group(k) for k in self.key])
 
     def subset(self, mask: np.ndarray) -> MultiViewTable:
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name, value in fields.items():
-            if isinstance(value, np.ndarray):
-                fields[name] = value[mask]
-        return MultiViewTable(**fields)
+        return take_rows(self, mask)
 
     def single_views(self) -> MultiViewTable:
         """Every present (frame, camera) as a one-view sample: ContextPose's test set."""
         n, v = np.nonzero(self.views)
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name, value in fields.items():
-            if name in PER_VIEW:
-                fields[name] = value[n, v][:, None]
-            elif isinstance(value, np.ndarray):
-                fields[name] = value[n]
-        return MultiViewTable(**fields)
+        return take_rows(self, n, PER_VIEW, v)
 
 
 def crop_affine(px_scale: float, offset: np.ndarray) -> np.ndarray:
@@ -93,13 +83,14 @@ def crop_affine(px_scale: float, offset: np.ndarray) -> np.ndarray:
                      [0.0, 0.0, 1.0]])
 
 
-def _priors_for(path: Path, table_keys: set[tuple[str, str]], frames: dict[tuple[str, str], int]) -> dict:
+def _priors_for(path: Path, sequences: set[tuple[str, str]], frames: dict[tuple[str, str], int]) -> dict:
     """Each (subject, key)'s (F, 3) pelvis from ``pelvis_priors.npz``, checked against the poses' frame counts."""
-    if not Path(path).is_file():
-        raise CropsError(f"{path}: no pelvis priors (run the priors stage)")
-    priors = load_pelvis_priors(path)
+    try:
+        priors = read_priors(path, "run the priors stage")
+    except PelvisSourceError as exc:
+        raise CropsError(str(exc)) from None
     out = {}
-    for s, key in sorted(table_keys):
+    for s, key in sorted(sequences):
         seq = priors.get(s, {}).get(key)
         if seq is None:
             raise CropsError(f"{path}: has no pelvis of {s} {key!r}, which the frames have (priors of other poses?)")
@@ -133,23 +124,17 @@ def load_multiview(subjects: list[str] | tuple[str, ...], excluded: Collection[t
     n = len(keys)
     crop_of = np.stack([groups[k] for k in keys])
     proj = np.full((n, NUM_VIEWS, 3, 4), np.nan)
-    joints = np.empty((n, 17, 3))
+    poses = load_3d(Path(poses_dir) / "data_3d_h36m.npz")
+    seqs = sorted({(s, k) for s, k, _ in keys})
+    world = {(s, k): to_17(np.asarray(poses[s][k], dtype=np.float64)) * 1000.0 for s, k in seqs}
+    joints = np.stack([world[(s, k)][f] for s, k, f in keys])
     p_world = {(s, c): projection_matrix(get_camera(s, c)) for s in subjects for c in range(NUM_VIEWS)}
     for row, ((s, _, _), views) in enumerate(zip(keys, crop_of)):
-        present = np.flatnonzero(views >= 0)
-        for c in present:
-            i = views[c]
-            proj[row, c] = crop_affine(crops.px_scale[i], crops.offset[i]) @ p_world[(s, c)]
-        first = views[present[0]]
-        joints[row] = camera_to_world(crops.xyz_mm[first].astype(np.float64), get_camera(s, int(crops.camera[first])))
+        for c in np.flatnonzero(views >= 0):
+            proj[row, c] = crop_affine(crops.px_scale[views[c]], crops.offset[views[c]]) @ p_world[(s, c)]
     pelvis = np.full((n, 3), np.nan)
     if priors is not None:
-        from pose3d.h36m.vp3d_format import load_3d
-
-        lengths = {(s, k): len(a) for s, acts in load_3d(Path(poses_dir) / "data_3d_h36m.npz").items()
-                   for k, a in acts.items()}
-        seqs = {(s, k) for s, k, _ in keys}
-        table = _priors_for(Path(priors), seqs, lengths)
+        table = _priors_for(Path(priors), set(seqs), {k: len(v) for k, v in world.items()})
         pelvis = np.stack([table[(s, k)][f] for s, k, f in keys])
         bad = ~np.isfinite(pelvis).all(axis=1)
         if bad.any():
